@@ -1,0 +1,3 @@
+//! One module per resource, each with its own `router()`.
+
+pub mod health;

@@ -1,0 +1,36 @@
+//! The state every handler shares: cheap handles on Postgres, Redis, the queues and settings.
+
+use std::sync::Arc;
+
+use redis::aio::ConnectionManager;
+use jobs::queue::Queues;
+use secrecy::SecretString;
+use sqlx::PgPool;
+use url::Url;
+
+/// What the routes need from the configuration.
+#[derive(Clone, Debug)]
+pub struct ApiSettings {
+    pub public_base_url: Url,
+    pub admin_api_token: SecretString,
+    pub zoom_webhook_secret_token: SecretString,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub redis: ConnectionManager,
+    pub queues: Queues,
+    pub settings: Arc<ApiSettings>,
+}
+
+impl AppState {
+    pub fn new(db: PgPool, redis: ConnectionManager, queues: Queues, settings: ApiSettings) -> Self {
+        Self { db, redis, queues, settings: Arc::new(settings) }
+    }
+
+    /// `{PUBLIC_BASE_URL}{path}` with exactly one `/` between them.
+    pub fn public_url(&self, path: &str) -> String {
+        format!("{}/{}", self.settings.public_base_url.as_str().trim_end_matches('/'), path.trim_start_matches('/'))
+    }
+}

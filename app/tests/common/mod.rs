@@ -1,0 +1,208 @@
+//! The test harness every integration test reuses: a database per test (from
+//! `#[sqlx::test]`), a Redis key prefix per test, and the real app (API and workers) spawned
+//! in-process on a random port.
+
+#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use app::{
+    config::Config,
+    startup::{self, Services},
+};
+use base64::Engine as _;
+use jobs::queue::Queues;
+use sqlx::PgPool;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const JWT_SECRET: &str = "test-user-jwt-secret";
+pub const WEBHOOK_SECRET: &str = "sim-webhook-secret";
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A Redis key prefix no other test uses.
+pub fn unique_prefix() -> String {
+    format!("test-{}", ulid::Ulid::generate().to_string().to_lowercase())
+}
+
+/// A valid configuration for tests; `overrides` wins over the defaults.
+pub fn test_config(prefix: &str, overrides: &[(&str, String)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("ZOOM_CLIENT_ID".into(), "sim-client-id".into()),
+        ("ZOOM_CLIENT_SECRET".into(), "sim-client-secret".into()),
+        ("ZOOM_WEBHOOK_SECRET_TOKEN".into(), WEBHOOK_SECRET.into()),
+        ("TOKEN_ENCRYPTION_KEY".into(), base64::engine::general_purpose::STANDARD.encode([42u8; 32])),
+        ("ADMIN_API_TOKEN".into(), ADMIN_TOKEN.into()),
+        ("USER_JWT_SECRET".into(), JWT_SECRET.into()),
+        ("REDIS_URL".into(), redis_url()),
+        ("REDIS_KEY_PREFIX".into(), prefix.into()),
+        ("SHUTDOWN_TIMEOUT_SECS".into(), "5".into()),
+    ]);
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        vars.insert("DATABASE_URL".into(), url);
+    }
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), v.clone());
+    }
+    Config::from_vars(&|name: &str| vars.get(name).cloned()).expect("test configuration is valid")
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub db: PgPool,
+    pub config: Config,
+    pub queues: Queues,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+#[derive(Default)]
+pub struct Options {
+    /// Run job workers in the same process.
+    pub workers: bool,
+    pub overrides: Vec<(&'static str, String)>,
+}
+
+/// API and workers on a random port, over the test's database and a fresh key prefix.
+pub async fn spawn_app(db: PgPool) -> TestApp {
+    spawn_app_with(db, Options { workers: true, ..Options::default() }).await
+}
+
+pub async fn spawn_app_with(db: PgPool, options: Options) -> TestApp {
+    let prefix = unique_prefix();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a random port");
+    let addr = listener.local_addr().expect("local addr");
+    let mut overrides = options.overrides;
+    overrides.push(("PUBLIC_BASE_URL", format!("http://{addr}")));
+    let config = test_config(&prefix, &overrides);
+    let redis = startup::redis_manager(&config.redis_url).expect("redis client");
+    let services = Services { db: db.clone(), queues: Queues::new(redis.clone(), prefix), redis };
+    let shutdown = CancellationToken::new();
+    let mut tasks = vec![tokio::spawn(startup::serve(
+        listener,
+        startup::api_state(&config, &services),
+        shutdown.clone(),
+    ))];
+    if options.workers {
+        let (config, services, shutdown) = (config.clone(), services.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move { startup::work(&config, &services, shutdown).await }));
+    }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client");
+    TestApp {
+        addr,
+        base_url: format!("http://{addr}"),
+        db,
+        config,
+        queues: services.queues,
+        http,
+        shutdown,
+        tasks,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Stops the API and workers gracefully and deletes the test's Redis keys.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let result = tokio::time::timeout(Duration::from_secs(20), task).await;
+            let result = result.expect("stopped within 20 s").expect("task did not panic");
+            result.expect("stopped cleanly");
+        }
+        delete_prefix(self.queues.prefix()).await;
+    }
+}
+
+/// Deletes every Redis key under `prefix` (best effort).
+pub async fn delete_prefix(prefix: &str) {
+    let Ok(client) = redis::Client::open(redis_url()) else { return };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap_or_default();
+    for chunk in keys.chunks(500) {
+        let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
+    }
+}
+
+/// Polls `check` until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A `redis-server` of the test's own on a free port (for outages and restarts).
+pub struct OwnRedis {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let mut redis = Self { port, dir: tempfile::tempdir().expect("temp dir"), child: None };
+        redis.restart();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// (Re)starts the server on the same port, with the same data directory.
+    pub fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", "", "--appendonly", "yes"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/setup-services.sh)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,9 @@
+//! The domain core of Billables for Zoom: the Zoom client, the billables rules, the store,
+//! the job payloads and handlers, the scheduler and the rate limiter.
+
+pub mod crypto;
+pub mod queue;
+pub mod store;
+pub mod tasks;
+pub mod worker;
+pub mod zoom;
