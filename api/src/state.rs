@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use redis::aio::ConnectionManager;
 use jobs::queue::Queues;
+use redis::aio::ConnectionManager;
 use secrecy::SecretString;
 use sqlx::PgPool;
 use url::Url;
@@ -25,12 +25,26 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: PgPool, redis: ConnectionManager, queues: Queues, settings: ApiSettings) -> Self {
-        Self { db, redis, queues, settings: Arc::new(settings) }
+    pub fn new(
+        db: PgPool,
+        redis: ConnectionManager,
+        queues: Queues,
+        settings: ApiSettings,
+    ) -> Self {
+        Self {
+            db,
+            redis,
+            queues,
+            settings: Arc::new(settings),
+        }
     }
 
     /// `{PUBLIC_BASE_URL}{path}` with exactly one `/` between them.
     pub fn public_url(&self, path: &str) -> String {
-        format!("{}/{}", self.settings.public_base_url.as_str().trim_end_matches('/'), path.trim_start_matches('/'))
+        format!(
+            "{}/{}",
+            self.settings.public_base_url.as_str().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
     }
 }

@@ -18,7 +18,10 @@ pub const EXIT_CONFIG: i32 = 2;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{var} is not set: {hint}")]
-    Missing { var: &'static str, hint: &'static str },
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
     #[error("{var} is malformed: {reason}")]
     Invalid { var: &'static str, reason: String },
 }
@@ -106,9 +109,15 @@ fn or_default(vars: &dyn Vars, var: &str, default: &str) -> String {
 }
 
 fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|e| ConfigError::Invalid { var, reason: format!("not a URL ({e})") })?;
+    let url = Url::parse(value).map_err(|e| ConfigError::Invalid {
+        var,
+        reason: format!("not a URL ({e})"),
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError::Invalid { var, reason: "must be an http or https URL".into() });
+        return Err(ConfigError::Invalid {
+            var,
+            reason: "must be an http or https URL".into(),
+        });
     }
     Ok(url)
 }
@@ -127,7 +136,10 @@ fn parse_number<T: std::str::FromStr>(
             .parse::<T>()
             .ok()
             .filter(|v| valid(v))
-            .ok_or_else(|| ConfigError::Invalid { var, reason: format!("expected {expect}, got {raw:?}") }),
+            .ok_or_else(|| ConfigError::Invalid {
+                var,
+                reason: format!("expected {expect}, got {raw:?}"),
+            }),
     }
 }
 
@@ -156,7 +168,10 @@ impl Config {
             });
         }
         let redis_prefix = or_default(vars, "REDIS_KEY_PREFIX", defaults::REDIS_PREFIX);
-        if !redis_prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        if !redis_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
             return Err(ConfigError::Invalid {
                 var: "REDIS_KEY_PREFIX",
                 reason: "use letters, digits, '-', '_' or '.'".into(),
@@ -173,8 +188,11 @@ impl Config {
         )?);
 
         let zoom_client_id = required(vars, "ZOOM_CLIENT_ID", "the Zoom app's OAuth client id")?;
-        let zoom_client_secret =
-            SecretString::from(required(vars, "ZOOM_CLIENT_SECRET", "the Zoom app's OAuth client secret")?);
+        let zoom_client_secret = SecretString::from(required(
+            vars,
+            "ZOOM_CLIENT_SECRET",
+            "the Zoom app's OAuth client secret",
+        )?);
         let zoom_webhook_secret_token = SecretString::from(required(
             vars,
             "ZOOM_WEBHOOK_SECRET_TOKEN",
@@ -189,16 +207,27 @@ impl Config {
             .map(|v| parse_url("ZOOM_API_BASE_URL", &v).map(trim_base))
             .transpose()?;
 
-        let key_b64 = required(vars, "TOKEN_ENCRYPTION_KEY", "32 random bytes, base64 (openssl rand -base64 32)")?;
+        let key_b64 = required(
+            vars,
+            "TOKEN_ENCRYPTION_KEY",
+            "32 random bytes, base64 (openssl rand -base64 32)",
+        )?;
         let key_bytes = base64::engine::general_purpose::STANDARD
             .decode(key_b64.trim())
-            .map_err(|_| ConfigError::Invalid { var: "TOKEN_ENCRYPTION_KEY", reason: "not valid base64".into() })?;
+            .map_err(|_| ConfigError::Invalid {
+                var: "TOKEN_ENCRYPTION_KEY",
+                reason: "not valid base64".into(),
+            })?;
         let token_key = TokenKey::from_bytes(&key_bytes).map_err(|_| ConfigError::Invalid {
             var: "TOKEN_ENCRYPTION_KEY",
             reason: format!("must decode to 32 bytes, got {}", key_bytes.len()),
         })?;
 
-        let admin_api_token = required(vars, "ADMIN_API_TOKEN", "the bearer token of Billables staff and operators")?;
+        let admin_api_token = required(
+            vars,
+            "ADMIN_API_TOKEN",
+            "the bearer token of Billables staff and operators",
+        )?;
         if admin_api_token.len() < 16 {
             return Err(ConfigError::Invalid {
                 var: "ADMIN_API_TOKEN",
@@ -217,10 +246,15 @@ impl Config {
         };
 
         let pull_schedule_text = or_default(vars, "PULL_SCHEDULE", defaults::PULL_SCHEDULE);
-        let pull_schedule = pull_schedule_text.parse::<cron::Schedule>().map_err(|e| ConfigError::Invalid {
-            var: "PULL_SCHEDULE",
-            reason: format!("not a cron expression with seconds, such as \"0 */15 * * * *\" ({e})"),
-        })?;
+        let pull_schedule =
+            pull_schedule_text
+                .parse::<cron::Schedule>()
+                .map_err(|e| ConfigError::Invalid {
+                    var: "PULL_SCHEDULE",
+                    reason: format!(
+                        "not a cron expression with seconds, such as \"0 */15 * * * *\" ({e})"
+                    ),
+                })?;
         let backfill_days = parse_number(
             vars,
             "BACKFILL_DAYS",
@@ -296,7 +330,10 @@ mod tests {
             ("ZOOM_CLIENT_ID", "id".to_owned()),
             ("ZOOM_CLIENT_SECRET", "secret".to_owned()),
             ("ZOOM_WEBHOOK_SECRET_TOKEN", "whsecret".to_owned()),
-            ("TOKEN_ENCRYPTION_KEY", base64::engine::general_purpose::STANDARD.encode([7u8; 32])),
+            (
+                "TOKEN_ENCRYPTION_KEY",
+                base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+            ),
             ("ADMIN_API_TOKEN", "admin-token-0123456789".to_owned()),
             ("USER_JWT_SECRET", "jwt-secret".to_owned()),
         ])
@@ -330,7 +367,10 @@ mod tests {
             let mut map = base();
             map.remove(var);
             let err = load(&map).expect_err(var);
-            assert!(matches!(err, ConfigError::Missing { var: v, .. } if v == var), "{err}");
+            assert!(
+                matches!(err, ConfigError::Missing { var: v, .. } if v == var),
+                "{err}"
+            );
             let line = err.to_string();
             assert!(line.starts_with(var) && !line.contains('\n'), "{line}");
         }
@@ -340,7 +380,13 @@ mod tests {
     fn blank_counts_as_missing() {
         let mut map = base();
         map.insert("ZOOM_CLIENT_ID", "  ".to_owned());
-        assert!(matches!(load(&map), Err(ConfigError::Missing { var: "ZOOM_CLIENT_ID", .. })));
+        assert!(matches!(
+            load(&map),
+            Err(ConfigError::Missing {
+                var: "ZOOM_CLIENT_ID",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -364,7 +410,10 @@ mod tests {
             let mut map = base();
             map.insert(var, value.to_owned());
             let err = load(&map).expect_err(var);
-            assert!(matches!(err, ConfigError::Invalid { var: v, .. } if v == var), "{var}={value}: {err}");
+            assert!(
+                matches!(err, ConfigError::Invalid { var: v, .. } if v == var),
+                "{var}={value}: {err}"
+            );
         }
     }
 
@@ -374,8 +423,14 @@ mod tests {
         map.insert("ZOOM_API_BASE_URL", "http://127.0.0.1:9100/v2/".to_owned());
         map.insert("ZOOM_OAUTH_BASE_URL", "http://127.0.0.1:9100/".to_owned());
         let config = load(&map).expect("valid");
-        assert_eq!(config.zoom_api_base_url.expect("set").as_str(), "http://127.0.0.1:9100/v2");
-        assert_eq!(config.zoom_oauth_base_url.as_str(), "http://127.0.0.1:9100/");
+        assert_eq!(
+            config.zoom_api_base_url.expect("set").as_str(),
+            "http://127.0.0.1:9100/v2"
+        );
+        assert_eq!(
+            config.zoom_oauth_base_url.as_str(),
+            "http://127.0.0.1:9100/"
+        );
     }
 
     #[test]
@@ -383,7 +438,10 @@ mod tests {
         let config = load(&base()).expect("valid");
         let debug = format!("{config:?}");
         for secret in ["secret", "whsecret", "admin-token-0123456789", "jwt-secret"] {
-            assert!(!debug.contains(&format!("\"{secret}\"")), "{secret} leaked in {debug}");
+            assert!(
+                !debug.contains(&format!("\"{secret}\"")),
+                "{secret} leaked in {debug}"
+            );
         }
     }
 }

@@ -15,7 +15,11 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "billables-zoom", version, about = "Zoom meetings and calls into billable time entries")]
+#[command(
+    name = "billables-zoom",
+    version,
+    about = "Zoom meetings and calls into billable time entries"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,7 +58,10 @@ fn main() -> ExitCode {
         eprintln!("error: .env could not be read: {e}");
         return ExitCode::from(EXIT_CONFIG as u8);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -77,20 +84,29 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Migrate => {
-            let url = ProcessEnv.get("DATABASE_URL").unwrap_or_else(|| config::defaults::DATABASE_URL.to_owned());
+            let url = ProcessEnv
+                .get("DATABASE_URL")
+                .unwrap_or_else(|| config::defaults::DATABASE_URL.to_owned());
             telemetry::init(config::LogFormat::Text);
-            let db = jobs::store::connect(&url, 2)
+            let db = jobs::store::connect(&url, 2).await.with_context(|| {
+                format!(
+                    "could not connect to Postgres at {}",
+                    startup::redact_url(&url)
+                )
+            })?;
+            jobs::store::migrate(&db)
                 .await
-                .with_context(|| format!("could not connect to Postgres at {}", startup::redact_url(&url)))?;
-            jobs::store::migrate(&db).await.context("could not apply database migrations")?;
+                .context("could not apply database migrations")?;
             println!("migrations applied");
             Ok(())
         }
         Command::DevToken { email, sub, hours } => {
-            let secret = ProcessEnv.get("USER_JWT_SECRET").ok_or(ConfigError::Missing {
-                var: "USER_JWT_SECRET",
-                hint: "the HS256 secret of the Billables app's user tokens",
-            })?;
+            let secret = ProcessEnv
+                .get("USER_JWT_SECRET")
+                .ok_or(ConfigError::Missing {
+                    var: "USER_JWT_SECRET",
+                    hint: "the HS256 secret of the Billables app's user tokens",
+                })?;
             let email = email.trim().to_owned();
             if !email.contains('@') {
                 anyhow::bail!("--email must be an e-mail address, got {email:?}");
@@ -116,8 +132,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
         role @ (Command::Serve | Command::Worker | Command::All) => {
             let config = Config::from_vars(&ProcessEnv)?;
             telemetry::init(config.log_format);
-            run_roles(&config, matches!(role, Command::Serve | Command::All), matches!(role, Command::Worker | Command::All))
-                .await
+            run_roles(
+                &config,
+                matches!(role, Command::Serve | Command::All),
+                matches!(role, Command::Worker | Command::All),
+            )
+            .await
         }
     }
 }
@@ -140,7 +160,12 @@ async fn run_roles(config: &Config, api: bool, workers: bool) -> anyhow::Result<
         let listener = tokio::net::TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("could not listen on BIND_ADDR {}", config.bind_addr))?;
-        let result = startup::serve(listener, startup::api_state(config, &services), shutdown.clone()).await;
+        let result = startup::serve(
+            listener,
+            startup::api_state(config, &services),
+            shutdown.clone(),
+        )
+        .await;
         shutdown.cancel();
         result
     };

@@ -5,10 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use api::{ApiSettings, AppState};
-use jobs::{
-    queue::Queues,
-    worker::WorkerSettings,
-};
+use jobs::{queue::Queues, worker::WorkerSettings};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -32,17 +29,29 @@ pub fn redis_manager(url: &str) -> anyhow::Result<ConnectionManager> {
         .set_response_timeout(Some(Duration::from_secs(5)))
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_secs(2));
-    ConnectionManager::new_lazy_with_config(client, config).context("could not set up the Redis connection")
+    ConnectionManager::new_lazy_with_config(client, config)
+        .context("could not set up the Redis connection")
 }
 
 /// Connects to Postgres (migrating it) and Redis.
 pub async fn connect(config: &Config) -> anyhow::Result<Services> {
     let db = jobs::store::connect(&config.database_url, 16)
         .await
-        .with_context(|| format!("could not connect to Postgres at {}", redact_url(&config.database_url)))?;
-    jobs::store::migrate(&db).await.context("could not apply database migrations")?;
+        .with_context(|| {
+            format!(
+                "could not connect to Postgres at {}",
+                redact_url(&config.database_url)
+            )
+        })?;
+    jobs::store::migrate(&db)
+        .await
+        .context("could not apply database migrations")?;
     let redis = redis_manager(&config.redis_url)?;
-    Ok(Services { queues: Queues::new(redis.clone(), config.redis_prefix.clone()), db, redis })
+    Ok(Services {
+        queues: Queues::new(redis.clone(), config.redis_prefix.clone()),
+        db,
+        redis,
+    })
 }
 
 /// Waits until Redis answers (workers cannot do anything without it).
@@ -82,7 +91,11 @@ pub fn api_state(config: &Config, services: &Services) -> AppState {
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then stops accepting and lets
 /// requests in flight finish.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "API listening");
     axum::serve(listener, api::router(state))
@@ -95,7 +108,11 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
 
 /// Runs the job workers until `shutdown` is cancelled; running jobs get `shutdown_timeout` to
 /// finish, after which they are left for another worker to pick up.
-pub async fn work(config: &Config, services: &Services, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn work(
+    config: &Config,
+    services: &Services,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     wait_for_redis(&services.redis, &config.redis_url).await?;
     let settings = WorkerSettings::new(config.redis_prefix.clone(), config.worker_concurrency);
     let monitor = jobs::tasks::monitor(&settings, services.redis.clone(), services.db.clone())

@@ -16,7 +16,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_billables-zoom");
 /// The binary with a clean environment, run from an empty directory (no `.env`).
 fn bin(dir: &tempfile::TempDir) -> Command {
     let mut command = Command::new(BIN);
-    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(dir.path());
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(dir.path());
     command
 }
 
@@ -29,7 +32,10 @@ fn full_env(command: &mut Command, database_url: &str, prefix: &str, bind: &str)
         .env("ZOOM_CLIENT_ID", "id")
         .env("ZOOM_CLIENT_SECRET", "secret")
         .env("ZOOM_WEBHOOK_SECRET_TOKEN", "whsecret")
-        .env("TOKEN_ENCRYPTION_KEY", base64::engine::general_purpose::STANDARD.encode([9u8; 32]))
+        .env(
+            "TOKEN_ENCRYPTION_KEY",
+            base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+        )
         .env("ADMIN_API_TOKEN", common::ADMIN_TOKEN)
         .env("USER_JWT_SECRET", common::JWT_SECRET);
 }
@@ -61,7 +67,12 @@ fn missing_client_id_is_one_line_and_exit_code_2() {
 fn malformed_variable_is_named_with_exit_code_2() {
     let dir = tempfile::tempdir().expect("dir");
     let mut command = bin(&dir);
-    full_env(&mut command, "postgres://root@127.0.0.1:5432/x", "p", "127.0.0.1:0");
+    full_env(
+        &mut command,
+        "postgres://root@127.0.0.1:5432/x",
+        "p",
+        "127.0.0.1:0",
+    );
     command.env("BACKFILL_DAYS", "lots");
     let output = command.arg("serve").output().expect("runs");
     assert_eq!(output.status.code(), Some(2));
@@ -78,7 +89,11 @@ fn dev_token_is_a_valid_user_jwt() {
         .args(["dev-token", "--email", "Ann@Acme.test"])
         .output()
         .expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.validate_aud = false;
@@ -91,14 +106,21 @@ fn dev_token_is_a_valid_user_jwt() {
     assert_eq!(data.claims["email"], "Ann@Acme.test");
     assert!(data.claims["sub"].as_str().is_some_and(|s| !s.is_empty()));
 
-    let missing = bin(&dir).args(["dev-token", "--email", "a@b.c"]).output().expect("runs");
+    let missing = bin(&dir)
+        .args(["dev-token", "--email", "a@b.c"])
+        .output()
+        .expect("runs");
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("USER_JWT_SECRET"));
 }
 
 fn database_url_of(db: &PgPool) -> String {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for tests");
-    let name = db.connect_options().get_database().expect("test database name").to_owned();
+    let name = db
+        .connect_options()
+        .get_database()
+        .expect("test database name")
+        .to_owned();
     let (server, _) = base.rsplit_once('/').expect("URL with a database");
     format!("{server}/{name}")
 }
@@ -108,8 +130,16 @@ async fn migrate_creates_the_schema_and_is_idempotent(db: PgPool) {
     let dir = tempfile::tempdir().expect("dir");
     let url = database_url_of(&db);
     for _ in 0..2 {
-        let output = bin(&dir).env("DATABASE_URL", &url).arg("migrate").output().expect("runs");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let output = bin(&dir)
+            .env("DATABASE_URL", &url)
+            .arg("migrate")
+            .output()
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let tables: Vec<String> = sqlx::query_scalar(
         "select table_name::text from information_schema.tables where table_schema = 'public' order by 1",
@@ -130,18 +160,35 @@ async fn migrate_creates_the_schema_and_is_idempotent(db: PgPool) {
         "billables",
         "audit_log",
     ] {
-        assert!(tables.iter().any(|t| t == table), "missing table {table}: {tables:?}");
+        assert!(
+            tables.iter().any(|t| t == table),
+            "missing table {table}: {tables:?}"
+        );
     }
 }
 
 #[sqlx::test(migrations = false)]
 async fn all_serves_then_stops_on_sigterm(db: PgPool) {
     let dir = tempfile::tempdir().expect("dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let prefix = common::unique_prefix();
     let mut command = bin(&dir);
-    full_env(&mut command, &database_url_of(&db), &prefix, &format!("127.0.0.1:{port}"));
-    let mut child = command.arg("all").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("starts");
+    full_env(
+        &mut command,
+        &database_url_of(&db),
+        &prefix,
+        &format!("127.0.0.1:{port}"),
+    );
+    let mut child = command
+        .arg("all")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
 
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/readyz");
@@ -153,7 +200,13 @@ async fn all_serves_then_stops_on_sigterm(db: PgPool) {
     assert!(ready.is_some(), "the service did not become ready");
 
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     let status = common::eventually(Duration::from_secs(20), || {
         let status = child.try_wait().expect("wait");
         async move { status }

@@ -14,10 +14,20 @@ use uuid::Uuid;
 #[sqlx::test(migrator = "jobs::store::MIGRATOR")]
 async fn healthz_and_readyz_answer_200_when_everything_is_up(db: PgPool) {
     let app = spawn_app_with(db, Options::default()).await;
-    let health = app.http.get(app.url("/healthz")).send().await.expect("healthz");
+    let health = app
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
     assert_eq!(health.status(), 200);
     assert!(health.headers().contains_key("x-request-id"));
-    let ready = app.http.get(app.url("/readyz")).send().await.expect("readyz");
+    let ready = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.expect("json");
     assert_eq!(body["status"], "ready");
@@ -29,17 +39,42 @@ async fn healthz_and_readyz_answer_200_when_everything_is_up(db: PgPool) {
 #[sqlx::test(migrator = "jobs::store::MIGRATOR")]
 async fn readyz_names_redis_when_it_is_down_and_recovers(db: PgPool) {
     let mut redis = OwnRedis::start();
-    let app = spawn_app_with(db, Options { workers: false, overrides: vec![("REDIS_URL", redis.url())] }).await;
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.expect("readyz").status(), 200);
+    let app = spawn_app_with(
+        db,
+        Options {
+            workers: false,
+            overrides: vec![("REDIS_URL", redis.url())],
+        },
+    )
+    .await;
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+            .status(),
+        200
+    );
 
     redis.stop();
-    let down = app.http.get(app.url("/readyz")).send().await.expect("readyz");
+    let down = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(down.status(), 503);
     let body: Value = down.json().await.expect("json");
     assert_eq!(body["down"], serde_json::json!(["redis"]));
     assert_eq!(body["checks"]["redis"]["status"], "down");
     assert_eq!(body["checks"]["postgres"]["status"], "up");
-    assert!(body["error"]["message"].as_str().expect("message").contains("redis"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("redis")
+    );
 
     redis.restart();
     let recovered = eventually(Duration::from_secs(15), || async {
@@ -47,7 +82,10 @@ async fn readyz_names_redis_when_it_is_down_and_recovers(db: PgPool) {
         (status == 200).then_some(())
     })
     .await;
-    assert!(recovered.is_some(), "readyz did not recover after Redis came back");
+    assert!(
+        recovered.is_some(),
+        "readyz did not recover after Redis came back"
+    );
     app.stop().await;
 }
 
@@ -55,7 +93,12 @@ async fn readyz_names_redis_when_it_is_down_and_recovers(db: PgPool) {
 async fn readyz_names_postgres_when_it_is_unreachable(db: PgPool) {
     let app = spawn_app_with(db.clone(), Options::default()).await;
     db.close().await;
-    let down = app.http.get(app.url("/readyz")).send().await.expect("readyz");
+    let down = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(down.status(), 503);
     let body: Value = down.json().await.expect("json");
     assert_eq!(body["down"], serde_json::json!(["postgres"]));
@@ -66,7 +109,12 @@ async fn readyz_names_postgres_when_it_is_unreachable(db: PgPool) {
 #[sqlx::test(migrator = "jobs::store::MIGRATOR")]
 async fn unknown_routes_answer_json_404(db: PgPool) {
     let app = spawn_app_with(db, Options::default()).await;
-    let response = app.http.get(app.url("/no/such/thing")).send().await.expect("request");
+    let response = app
+        .http
+        .get(app.url("/no/such/thing"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "not_found");
@@ -109,14 +157,20 @@ async fn a_worker_picks_up_an_enqueued_job_from_redis(db: PgPool) {
 
     let job_id = app
         .queues
-        .enqueue(TeardownAccount { account_id: account, reason: "operator".into() })
+        .enqueue(TeardownAccount {
+            account_id: account,
+            reason: "operator".into(),
+        })
         .await
         .expect("enqueued");
     assert_eq!(job_id.len(), 26, "a ULID");
 
     let removed = eventually(Duration::from_secs(20), || async {
-        let status: String =
-            sqlx::query_scalar("select status from accounts where id = $1").bind(account).fetch_one(&db).await.ok()?;
+        let status: String = sqlx::query_scalar("select status from accounts where id = $1")
+            .bind(account)
+            .fetch_one(&db)
+            .await
+            .ok()?;
         (status == "removed").then_some(())
     })
     .await;
@@ -127,8 +181,10 @@ async fn a_worker_picks_up_an_enqueued_job_from_redis(db: PgPool) {
         .await
         .expect("member");
     assert_eq!(member, "disabled");
-    let tokens: i64 =
-        sqlx::query_scalar("select count(*) from oauth_tokens").fetch_one(&db).await.expect("count");
+    let tokens: i64 = sqlx::query_scalar("select count(*) from oauth_tokens")
+        .fetch_one(&db)
+        .await
+        .expect("count");
     assert_eq!(tokens, 0);
     app.stop().await;
 }
@@ -141,22 +197,30 @@ async fn shutdown_stops_accepting_and_finishes(db: PgPool) {
     assert_eq!(http.get(&url).send().await.expect("up").status(), 200);
     // `stop` asserts that the API and the workers both end cleanly within the limit.
     app.stop().await;
-    assert!(http.get(&url).send().await.is_err(), "the API still accepts connections after shutdown");
+    assert!(
+        http.get(&url).send().await.is_err(),
+        "the API still accepts connections after shutdown"
+    );
 }
 
 #[sqlx::test(migrator = "jobs::store::MIGRATOR")]
 async fn schema_enforces_the_rules(db: PgPool) {
     let account = insert_account(&db, "active").await;
-    let bad_status = sqlx::query("insert into accounts (zoom_account_id, status) values ('x', 'deleted')")
-        .execute(&db)
-        .await;
-    assert!(bad_status.is_err(), "account status is checked");
-
-    let active_without_account =
-        sqlx::query("insert into members (billables_user_id, email, status) values ('u0', 'a@b.c', 'active')")
+    let bad_status =
+        sqlx::query("insert into accounts (zoom_account_id, status) values ('x', 'deleted')")
             .execute(&db)
             .await;
-    assert!(active_without_account.is_err(), "an active member needs an account and a Zoom user");
+    assert!(bad_status.is_err(), "account status is checked");
+
+    let active_without_account = sqlx::query(
+        "insert into members (billables_user_id, email, status) values ('u0', 'a@b.c', 'active')",
+    )
+    .execute(&db)
+    .await;
+    assert!(
+        active_without_account.is_err(),
+        "an active member needs an account and a Zoom user"
+    );
 
     let member: Uuid = sqlx::query_scalar(
         "insert into members (billables_user_id, email, account_id, zoom_user_id, status) \
@@ -175,7 +239,10 @@ async fn schema_enforces_the_rules(db: PgPool) {
         .bind(external)
     };
     insert("uuid-1").execute(&db).await.expect("first entry");
-    let duplicate = insert("uuid-1").execute(&db).await.expect_err("duplicate entry");
+    let duplicate = insert("uuid-1")
+        .execute(&db)
+        .await
+        .expect_err("duplicate entry");
     assert_eq!(
         duplicate.as_database_error().and_then(|e| e.constraint()),
         Some("billables_unique_entry")
@@ -200,7 +267,10 @@ async fn schema_enforces_the_rules(db: PgPool) {
     .bind(member)
     .execute(&db)
     .await;
-    assert!(second.is_err(), "at most one queued or running backfill per member");
+    assert!(
+        second.is_err(),
+        "at most one queued or running backfill per member"
+    );
 
     let orphan = sqlx::query(
         "insert into billables (member_id, source, external_id, title, started_at, ended_at, duration_seconds, billed_minutes) \

@@ -34,7 +34,9 @@ pub struct TokenKey {
 
 impl std::fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("TokenKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -44,7 +46,10 @@ impl TokenKey {
             return Err(CryptoError::KeyLength);
         }
         let id = hex::encode(&Sha256::digest(bytes)[..4]);
-        Ok(Self { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)), id })
+        Ok(Self {
+            cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)),
+            id,
+        })
     }
 
     /// A fresh random key, for tests and `dev` set-ups.
@@ -62,7 +67,10 @@ impl TokenKey {
     pub fn seal(&self, secret: &SecretString, context: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let payload = Payload { msg: secret.expose_secret().as_bytes(), aad: context };
+        let payload = Payload {
+            msg: secret.expose_secret().as_bytes(),
+            aad: context,
+        };
         let ciphertext = self
             .cipher
             .encrypt(Nonce::from_slice(&nonce), payload)
@@ -74,9 +82,17 @@ impl TokenKey {
     }
 
     /// Decrypts a value sealed by [`TokenKey::seal`] with the same key and context.
-    pub fn open(&self, key_id: &str, sealed: &[u8], context: &[u8]) -> Result<SecretString, CryptoError> {
+    pub fn open(
+        &self,
+        key_id: &str,
+        sealed: &[u8],
+        context: &[u8],
+    ) -> Result<SecretString, CryptoError> {
         if key_id != self.id {
-            return Err(CryptoError::WrongKey { found: key_id.to_owned(), expected: self.id.clone() });
+            return Err(CryptoError::WrongKey {
+                found: key_id.to_owned(),
+                expected: self.id.clone(),
+            });
         }
         if sealed.len() <= NONCE_LEN {
             return Err(CryptoError::Open);
@@ -84,9 +100,17 @@ impl TokenKey {
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         let plain = self
             .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: context })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context,
+                },
+            )
             .map_err(|_| CryptoError::Open)?;
-        String::from_utf8(plain).map(SecretString::from).map_err(|_| CryptoError::Open)
+        String::from_utf8(plain)
+            .map(SecretString::from)
+            .map_err(|_| CryptoError::Open)
     }
 }
 
@@ -127,13 +151,25 @@ mod tests {
     fn other_context_other_key_or_tampering_fail() {
         let key = TokenKey::generate();
         let sealed = key.seal(&SecretString::from("t"), b"account-1");
-        assert_eq!(key.open(key.id(), &sealed, b"account-2").unwrap_err(), CryptoError::Open);
+        assert_eq!(
+            key.open(key.id(), &sealed, b"account-2").unwrap_err(),
+            CryptoError::Open
+        );
         let other = TokenKey::generate();
-        assert!(matches!(other.open(key.id(), &sealed, b"account-1"), Err(CryptoError::WrongKey { .. })));
+        assert!(matches!(
+            other.open(key.id(), &sealed, b"account-1"),
+            Err(CryptoError::WrongKey { .. })
+        ));
         let mut tampered = sealed.clone();
         *tampered.last_mut().expect("non-empty") ^= 1;
-        assert_eq!(key.open(key.id(), &tampered, b"account-1").unwrap_err(), CryptoError::Open);
-        assert_eq!(key.open(key.id(), &sealed[..5], b"account-1").unwrap_err(), CryptoError::Open);
+        assert_eq!(
+            key.open(key.id(), &tampered, b"account-1").unwrap_err(),
+            CryptoError::Open
+        );
+        assert_eq!(
+            key.open(key.id(), &sealed[..5], b"account-1").unwrap_err(),
+            CryptoError::Open
+        );
     }
 
     #[test]
@@ -143,7 +179,10 @@ mod tests {
         assert_eq!(a.id(), b.id());
         assert_eq!(a.id().len(), 8);
         assert!(format!("{a:?}").contains(a.id()));
-        assert_eq!(TokenKey::from_bytes(&[0u8; 16]).unwrap_err(), CryptoError::KeyLength);
+        assert_eq!(
+            TokenKey::from_bytes(&[0u8; 16]).unwrap_err(),
+            CryptoError::KeyLength
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use ulid::Ulid;
 
 /// A job payload: ids, not records (handlers re-read state).
-pub trait Job: Serialize + DeserializeOwned + Debug + Clone + Send + Sync + Unpin + 'static {
+pub trait Job:
+    Serialize + DeserializeOwned + Debug + Clone + Send + Sync + Unpin + 'static
+{
     /// Stable queue name.
     const NAME: &'static str;
 
@@ -67,7 +69,9 @@ pub struct Queues {
 
 impl Debug for Queues {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Queues").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("Queues")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,7 +85,10 @@ pub struct PushOptions {
 
 impl Queues {
     pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into(), conn }
+        Self {
+            prefix: prefix.into(),
+            conn,
+        }
     }
 
     pub fn prefix(&self) -> &str {
@@ -113,7 +120,10 @@ impl Queues {
         storage
             .push_task(builder.build())
             .await
-            .map_err(|e| EnqueueError { job: J::NAME, source: Box::new(e) })?;
+            .map_err(|e| EnqueueError {
+                job: J::NAME,
+                source: Box::new(e),
+            })?;
         tracing::debug!(job = J::NAME, job.id = %id, "enqueued");
         Ok(id.to_string())
     }

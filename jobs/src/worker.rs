@@ -76,14 +76,19 @@ where
         )
         .expect("valid backoff bounds")
         .make_backoff();
-        WorkerBuilder::new(format!("{}:{}:{}:{restarts}", settings.prefix, J::NAME, settings.instance))
-            .backend(backend.poll_with_interval(POLL_INTERVAL))
-            .enable_tracing()
-            .catch_panic()
-            .retry(RetryPolicy::retries(settings.retries).with_backoff(backoff))
-            .timeout(settings.job_timeout)
-            .concurrency(settings.concurrency)
-            .data(state.clone())
-            .build(handler.clone())
+        WorkerBuilder::new(format!(
+            "{}:{}:{}:{restarts}",
+            settings.prefix,
+            J::NAME,
+            settings.instance
+        ))
+        .backend(backend.poll_with_interval(POLL_INTERVAL))
+        .enable_tracing()
+        .catch_panic()
+        .retry(RetryPolicy::retries(settings.retries).with_backoff(backoff))
+        .timeout(settings.job_timeout)
+        .concurrency(settings.concurrency)
+        .data(state.clone())
+        .build(handler.clone())
     })
 }

@@ -11,7 +11,9 @@ use crate::AppState;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 async fn healthz() -> Json<Value> {
@@ -33,7 +35,12 @@ where
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let postgres = check(async { sqlx::query("select 1").execute(&state.db).await.map(|_| ()) });
     let mut conn = state.redis.clone();
-    let redis = check(async move { redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()) });
+    let redis = check(async move {
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(|_| ())
+    });
     let (postgres, redis) = tokio::join!(postgres, redis);
 
     let mut down = Vec::new();
@@ -51,7 +58,10 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         }
     }
     if down.is_empty() {
-        (StatusCode::OK, Json(json!({"status": "ready", "checks": checks})))
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "checks": checks})),
+        )
     } else {
         let message = format!("not ready: {} down", down.join(" and "));
         (

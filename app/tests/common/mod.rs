@@ -2,7 +2,10 @@
 //! `#[sqlx::test]`), a Redis key prefix per test, and the real app (API and workers) spawned
 //! in-process on a random port.
 
-#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
@@ -35,7 +38,10 @@ pub fn test_config(prefix: &str, overrides: &[(&str, String)]) -> Config {
         ("ZOOM_CLIENT_ID".into(), "sim-client-id".into()),
         ("ZOOM_CLIENT_SECRET".into(), "sim-client-secret".into()),
         ("ZOOM_WEBHOOK_SECRET_TOKEN".into(), WEBHOOK_SECRET.into()),
-        ("TOKEN_ENCRYPTION_KEY".into(), base64::engine::general_purpose::STANDARD.encode([42u8; 32])),
+        (
+            "TOKEN_ENCRYPTION_KEY".into(),
+            base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
+        ),
         ("ADMIN_API_TOKEN".into(), ADMIN_TOKEN.into()),
         ("USER_JWT_SECRET".into(), JWT_SECRET.into()),
         ("REDIS_URL".into(), redis_url()),
@@ -71,18 +77,31 @@ pub struct Options {
 
 /// API and workers on a random port, over the test's database and a fresh key prefix.
 pub async fn spawn_app(db: PgPool) -> TestApp {
-    spawn_app_with(db, Options { workers: true, ..Options::default() }).await
+    spawn_app_with(
+        db,
+        Options {
+            workers: true,
+            ..Options::default()
+        },
+    )
+    .await
 }
 
 pub async fn spawn_app_with(db: PgPool, options: Options) -> TestApp {
     let prefix = unique_prefix();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a random port");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a random port");
     let addr = listener.local_addr().expect("local addr");
     let mut overrides = options.overrides;
     overrides.push(("PUBLIC_BASE_URL", format!("http://{addr}")));
     let config = test_config(&prefix, &overrides);
     let redis = startup::redis_manager(&config.redis_url).expect("redis client");
-    let services = Services { db: db.clone(), queues: Queues::new(redis.clone(), prefix), redis };
+    let services = Services {
+        db: db.clone(),
+        queues: Queues::new(redis.clone(), prefix),
+        redis,
+    };
     let shutdown = CancellationToken::new();
     let mut tasks = vec![tokio::spawn(startup::serve(
         listener,
@@ -91,7 +110,9 @@ pub async fn spawn_app_with(db: PgPool, options: Options) -> TestApp {
     ))];
     if options.workers {
         let (config, services, shutdown) = (config.clone(), services.clone(), shutdown.clone());
-        tasks.push(tokio::spawn(async move { startup::work(&config, &services, shutdown).await }));
+        tasks.push(tokio::spawn(async move {
+            startup::work(&config, &services, shutdown).await
+        }));
     }
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -120,7 +141,9 @@ impl TestApp {
         self.shutdown.cancel();
         for task in self.tasks {
             let result = tokio::time::timeout(Duration::from_secs(20), task).await;
-            let result = result.expect("stopped within 20 s").expect("task did not panic");
+            let result = result
+                .expect("stopped within 20 s")
+                .expect("task did not panic");
             result.expect("stopped cleanly");
         }
         delete_prefix(self.queues.prefix()).await;
@@ -129,9 +152,17 @@ impl TestApp {
 
 /// Deletes every Redis key under `prefix` (best effort).
 pub async fn delete_prefix(prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url()) else { return };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap_or_default();
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
     for chunk in keys.chunks(500) {
         let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
     }
@@ -164,8 +195,16 @@ pub struct OwnRedis {
 
 impl OwnRedis {
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-        let mut redis = Self { port, dir: tempfile::tempdir().expect("temp dir"), child: None };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut redis = Self {
+            port,
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+        };
         redis.restart();
         redis
     }
@@ -177,7 +216,16 @@ impl OwnRedis {
     /// (Re)starts the server on the same port, with the same data directory.
     pub fn restart(&mut self) {
         let child = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", "", "--appendonly", "yes"])
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(std::process::Stdio::null())

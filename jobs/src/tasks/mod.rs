@@ -25,7 +25,10 @@ pub struct JobContext {
 
 /// The monitor with a worker for every job type that has a handler.
 pub fn monitor(settings: &WorkerSettings, redis: ConnectionManager, db: PgPool) -> Monitor {
-    let ctx = JobContext { db, redis: redis.clone() };
+    let ctx = JobContext {
+        db,
+        redis: redis.clone(),
+    };
     let monitor = Monitor::new();
     register::<TeardownAccount, _, _, _>(monitor, redis, settings, ctx, teardown_account::run)
 }
@@ -41,7 +44,10 @@ pub struct InstallAccount {
 impl Job for InstallAccount {
     const NAME: &'static str = "install_account";
     fn idempotency_key(&self) -> Option<String> {
-        Some(format!("install:{}:{}", self.account_id, self.installation_id))
+        Some(format!(
+            "install:{}:{}",
+            self.account_id, self.installation_id
+        ))
     }
 }
 
@@ -70,7 +76,8 @@ pub struct PullAccount {
 impl Job for PullAccount {
     const NAME: &'static str = "pull_account";
     fn idempotency_key(&self) -> Option<String> {
-        self.tick.map(|tick| format!("pull:{}:{tick}", self.account_id))
+        self.tick
+            .map(|tick| format!("pull:{}:{tick}", self.account_id))
     }
 }
 
@@ -90,5 +97,9 @@ impl Job for TeardownAccount {
 }
 
 /// The names of every queue, for operators and the worker.
-pub const JOB_NAMES: [&str; 4] =
-    [InstallAccount::NAME, BackfillMember::NAME, PullAccount::NAME, TeardownAccount::NAME];
+pub const JOB_NAMES: [&str; 4] = [
+    InstallAccount::NAME,
+    BackfillMember::NAME,
+    PullAccount::NAME,
+    TeardownAccount::NAME,
+];

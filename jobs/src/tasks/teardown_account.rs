@@ -15,10 +15,11 @@ use crate::worker::JobError;
 #[tracing::instrument(skip_all, fields(account.id = %job.account_id))]
 pub async fn run(job: TeardownAccount, ctx: Data<JobContext>) -> Result<(), JobError> {
     let mut tx = ctx.db.begin().await?;
-    let status: Option<String> = sqlx::query_scalar("select status from accounts where id = $1 for update")
-        .bind(job.account_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let status: Option<String> =
+        sqlx::query_scalar("select status from accounts where id = $1 for update")
+            .bind(job.account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let Some(status) = status else {
         tracing::warn!("teardown of an unknown account: nothing to do");
         return Ok(());
@@ -66,6 +67,10 @@ pub async fn run(job: TeardownAccount, ctx: Data<JobContext>) -> Result<(), JobE
             .await?;
     }
     tx.commit().await?;
-    tracing::info!(members_disabled = disabled, already_removed, "account torn down");
+    tracing::info!(
+        members_disabled = disabled,
+        already_removed,
+        "account torn down"
+    );
     Ok(())
 }
