@@ -2,6 +2,8 @@
 //! state. Handlers are thin: extract, parse into domain types, call `jobs`, map to a response.
 
 pub mod error;
+pub mod extract;
+pub mod pages;
 pub mod routes;
 pub mod state;
 
@@ -34,6 +36,8 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(routes::health::router())
+        .merge(routes::admin::router())
+        .merge(routes::install::router())
         .fallback(error::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

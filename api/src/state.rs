@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use jobs::queue::Queues;
+use jobs::{crypto::TokenKey, queue::Queues, zoom::ZoomClient};
 use redis::aio::ConnectionManager;
 use secrecy::SecretString;
 use sqlx::PgPool;
@@ -21,6 +21,8 @@ pub struct AppState {
     pub db: PgPool,
     pub redis: ConnectionManager,
     pub queues: Queues,
+    pub zoom: ZoomClient,
+    pub token_key: TokenKey,
     pub settings: Arc<ApiSettings>,
 }
 
@@ -29,14 +31,11 @@ impl AppState {
         db: PgPool,
         redis: ConnectionManager,
         queues: Queues,
+        zoom: ZoomClient,
+        token_key: TokenKey,
         settings: ApiSettings,
     ) -> Self {
-        Self {
-            db,
-            redis,
-            queues,
-            settings: Arc::new(settings),
-        }
+        Self { db, redis, queues, zoom, token_key, settings: Arc::new(settings) }
     }
 
     /// `{PUBLIC_BASE_URL}{path}` with exactly one `/` between them.

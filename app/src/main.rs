@@ -162,7 +162,7 @@ async fn run_roles(config: &Config, api: bool, workers: bool) -> anyhow::Result<
             .with_context(|| format!("could not listen on BIND_ADDR {}", config.bind_addr))?;
         let result = startup::serve(
             listener,
-            startup::api_state(config, &services),
+            startup::api_state(config, &services)?,
             shutdown.clone(),
         )
         .await;

@@ -5,7 +5,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use api::{ApiSettings, AppState};
-use jobs::{queue::Queues, worker::WorkerSettings};
+use jobs::{
+    queue::Queues,
+    worker::WorkerSettings,
+    zoom::{RateLimiter, RateLimits, ZoomClient, ZoomConfig},
+};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -76,17 +80,35 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
-pub fn api_state(config: &Config, services: &Services) -> AppState {
-    AppState::new(
+/// The Zoom client of this process, rate-limited through Redis (shared by every process).
+pub fn zoom_client(config: &Config, redis: &ConnectionManager) -> anyhow::Result<ZoomClient> {
+    let redirect_uri = format!("{}/oauth/callback", config.public_base_url.as_str().trim_end_matches('/'));
+    let client = ZoomClient::new(ZoomConfig {
+        oauth_base_url: config.zoom_oauth_base_url.clone(),
+        api_base_url: config.zoom_api_base_url.clone(),
+        client_id: config.zoom_client_id.clone(),
+        client_secret: config.zoom_client_secret.clone(),
+        redirect_uri: url::Url::parse(&redirect_uri).context("PUBLIC_BASE_URL gives no valid redirect URI")?,
+        timeout: Duration::from_secs(30),
+        max_retries: 4,
+    })
+    .context("could not build the Zoom HTTP client")?;
+    Ok(client.with_rate_limiter(RateLimiter::new(redis.clone(), config.redis_prefix.clone(), RateLimits::default())))
+}
+
+pub fn api_state(config: &Config, services: &Services) -> anyhow::Result<AppState> {
+    Ok(AppState::new(
         services.db.clone(),
         services.redis.clone(),
         services.queues.clone(),
+        zoom_client(config, &services.redis)?,
+        config.token_key.clone(),
         ApiSettings {
             public_base_url: config.public_base_url.clone(),
             admin_api_token: config.admin_api_token.clone(),
             zoom_webhook_secret_token: config.zoom_webhook_secret_token.clone(),
         },
-    )
+    ))
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then stops accepting and lets
@@ -115,7 +137,13 @@ pub async fn work(
 ) -> anyhow::Result<()> {
     wait_for_redis(&services.redis, &config.redis_url).await?;
     let settings = WorkerSettings::new(config.redis_prefix.clone(), config.worker_concurrency);
-    let monitor = jobs::tasks::monitor(&settings, services.redis.clone(), services.db.clone())
+    let ctx = jobs::tasks::JobContext {
+        db: services.db.clone(),
+        redis: services.redis.clone(),
+        zoom: zoom_client(config, &services.redis)?,
+        token_key: config.token_key.clone(),
+    };
+    let monitor = jobs::tasks::monitor(&settings, ctx)
         .shutdown_timeout(config.shutdown_timeout);
     tracing::info!(instance = %settings.instance, concurrency = settings.concurrency, "workers started");
     monitor

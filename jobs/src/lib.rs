@@ -2,6 +2,7 @@
 //! the job payloads and handlers, the scheduler and the rate limiter.
 
 pub mod crypto;
+pub mod domain;
 pub mod queue;
 pub mod store;
 pub mod tasks;

@@ -1,3 +1,5 @@
 //! One module per resource, each with its own `router()`.
 
+pub mod admin;
 pub mod health;
+pub mod install;

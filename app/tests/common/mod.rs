@@ -105,7 +105,7 @@ pub async fn spawn_app_with(db: PgPool, options: Options) -> TestApp {
     let shutdown = CancellationToken::new();
     let mut tasks = vec![tokio::spawn(startup::serve(
         listener,
-        startup::api_state(&config, &services),
+        startup::api_state(&config, &services).expect("api state"),
         shutdown.clone(),
     ))];
     if options.workers {

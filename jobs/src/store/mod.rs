@@ -1,6 +1,11 @@
 //! Postgres access: the embedded migrations and the pool. Queries live in one file per
 //! table family and take an executor, so callers can compose them into transactions.
 
+pub mod accounts;
+pub mod audit;
+pub mod install;
+pub mod tokens;
+
 use std::time::Duration;
 
 use sqlx::{PgPool, postgres::PgPoolOptions};

@@ -3,6 +3,7 @@
 //! Payloads carry ids, not records: a handler re-reads the state it acts on, so a job that
 //! runs twice (at-least-once delivery) does the same thing once.
 
+pub mod install_account;
 pub mod teardown_account;
 
 use apalis::prelude::Monitor;
@@ -12,7 +13,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    crypto::TokenKey,
     queue::Job,
+    zoom::ZoomClient,
     worker::{WorkerSettings, register},
 };
 
@@ -21,15 +24,16 @@ use crate::{
 pub struct JobContext {
     pub db: PgPool,
     pub redis: ConnectionManager,
+    pub zoom: ZoomClient,
+    pub token_key: TokenKey,
 }
 
 /// The monitor with a worker for every job type that has a handler.
-pub fn monitor(settings: &WorkerSettings, redis: ConnectionManager, db: PgPool) -> Monitor {
-    let ctx = JobContext {
-        db,
-        redis: redis.clone(),
-    };
+pub fn monitor(settings: &WorkerSettings, ctx: JobContext) -> Monitor {
+    let redis = ctx.redis.clone();
     let monitor = Monitor::new();
+    let monitor =
+        register::<InstallAccount, _, _, _>(monitor, redis.clone(), settings, ctx.clone(), install_account::run);
     register::<TeardownAccount, _, _, _>(monitor, redis, settings, ctx, teardown_account::run)
 }
 
