@@ -31,6 +31,17 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// A request that takes longer is answered 408 (webhooks must answer within 3 s anyway).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The request's span names the route template, never the raw URI: install-link tokens and
+/// OAuth codes travel in paths and query strings and must not reach the logs.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(unmatched)", axum::extract::MatchedPath::as_str);
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), route, request_id)
+}
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -58,6 +69,6 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("DENY"),
         ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

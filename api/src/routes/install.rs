@@ -6,7 +6,7 @@ use axum::{
     Router,
     extract::{Path, Query, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use chrono::Utc;
@@ -71,7 +71,10 @@ async fn authorize(State(state): State<AppState>, Path(token): Path<String>) -> 
         Err(page) => return page,
     };
     match install::create_state(&state.db, link.id, Utc::now()).await {
-        Ok(oauth_state) => Redirect::to(state.zoom.authorize_url(&oauth_state).as_str()).into_response(),
+        Ok(oauth_state) => {
+            let location = state.zoom.authorize_url(&oauth_state).to_string();
+            (StatusCode::FOUND, [(axum::http::header::LOCATION, location)]).into_response()
+        }
         Err(e) => internal(e),
     }
 }

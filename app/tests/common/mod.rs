@@ -254,3 +254,65 @@ impl Drop for OwnRedis {
         self.stop();
     }
 }
+
+/// A fresh simulator and the app pointed at it (OAuth host = the sim; the REST base comes
+/// from the token's `api_url`, as with real Zoom).
+pub async fn spawn_with_sim(db: PgPool, workers: bool) -> (TestApp, zoom_sim::SimHandle) {
+    let sim = zoom_sim::spawn(zoom_sim::SimConfig::default()).await.expect("simulator starts");
+    let app = spawn_app_with(
+        db,
+        Options { workers, overrides: vec![("ZOOM_OAUTH_BASE_URL", sim.base_url())] },
+    )
+    .await;
+    (app, sim)
+}
+
+/// `POST /_sim/companies` → the created company's JSON.
+pub async fn sim_company(http: &reqwest::Client, sim: &zoom_sim::SimHandle, body: serde_json::Value) -> serde_json::Value {
+    let response = http.post(format!("{}/_sim/companies", sim.base_url())).json(&body).send().await.expect("sim");
+    assert_eq!(response.status(), 201, "sim company creation");
+    response.json().await.expect("company json")
+}
+
+/// Creates an install link as Billables staff; returns (token, url).
+pub async fn install_link(app: &TestApp, domain: &str) -> (String, String) {
+    let response = app
+        .http
+        .post(app.url("/v1/admin/install-links"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({"domain": domain}))
+        .send()
+        .await
+        .expect("install link");
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.expect("json");
+    let url = body["url"].as_str().expect("url").to_owned();
+    let token = url.rsplit('/').next().expect("token").to_owned();
+    (token, url)
+}
+
+/// Follows the admin's path: link page → Continue to Zoom → Zoom authorize (auto-approve) →
+/// back to the callback. Returns the callback URL and its response.
+pub async fn admin_approves(app: &TestApp, link_url: &str) -> (String, reqwest::Response) {
+    let page = app.http.get(link_url).send().await.expect("link page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    let href = html
+        .split("id=\"continue\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page has a Continue to Zoom link")
+        .replace("&amp;", "&");
+    let to_zoom = app.http.get(app.url(&href)).send().await.expect("continue");
+    assert_eq!(to_zoom.status(), 302);
+    let authorize = to_zoom.headers()["location"].to_str().expect("location").to_owned();
+    let back = app.http.get(&authorize).send().await.expect("zoom authorize");
+    assert_eq!(back.status(), 302, "the simulator auto-approves");
+    let callback = back.headers()["location"].to_str().expect("location").to_owned();
+    let response = app.http.get(&callback).send().await.expect("callback");
+    (callback, response)
+}
+
+pub async fn count(db: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.expect(sql)
+}
