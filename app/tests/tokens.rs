@@ -179,3 +179,33 @@ async fn token_strings_appear_nowhere_in_a_dump_or_the_logs(db: PgPool) {
     }
     common::delete_prefix(&prefix).await;
 }
+
+#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
+async fn a_dead_grant_marks_the_account_needs_reauth(db: PgPool) {
+    let (app, sim) = spawn_with_sim(db.clone(), true).await;
+    let company = sim_company(&app.http, &sim, json!({"domain": "acme.test", "users": 3, "days": 1})).await;
+    let (_, url) = install_link(&app, "acme.test").await;
+    assert_eq!(admin_approves(&app, &url).await.1.status(), 200);
+    let account = active_account(&db).await;
+
+    // The admin's grant dies at Zoom (no webhook), and our token is due for a refresh.
+    let zoom_account = company["account_id"].as_str().expect("id");
+    let revoked = app.http.post(format!("{}/_sim/companies/{zoom_account}/revoke", sim.base_url())).send().await.expect("x");
+    assert!(revoked.status().is_success());
+    sqlx::query("update oauth_tokens set expires_at = now() + interval '5 seconds' where account_id = $1")
+        .bind(account)
+        .execute(&db)
+        .await
+        .expect("x");
+
+    let redis = app::startup::redis_manager(&app.config.redis_url).expect("redis");
+    let client = app::startup::zoom_client(&app.config, &redis).expect("client");
+    let source = DbTokenSource::new(db.clone(), app.config.token_key.clone(), client, account, None);
+    let error = source.access_token().await.expect_err("the refresh is refused");
+    assert!(error.needs_reauth(), "{error}");
+    let (status, last_error): (String, Option<String>) =
+        sqlx::query_as("select status, last_error from accounts where id = $1").bind(account).fetch_one(&db).await.expect("x");
+    assert_eq!(status, "needs_reauth");
+    assert!(last_error.is_some_and(|e| e.contains("re-authorised")));
+    app.stop().await;
+}
