@@ -1,6 +1,7 @@
 //! The domain core of Billables for Zoom: the Zoom client, the billables rules, the store,
 //! the job payloads and handlers, the scheduler and the rate limiter.
 
+pub mod billables;
 pub mod crypto;
 pub mod domain;
 pub mod queue;
