@@ -38,7 +38,11 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or("(unmatched)", axum::extract::MatchedPath::as_str);
-    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     tracing::info_span!("request", method = %request.method(), route, request_id)
 }
 
@@ -49,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::admin::router())
         .merge(routes::install::router())
+        .merge(routes::me::router())
         .fallback(error::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

@@ -14,6 +14,16 @@ pub struct ApiSettings {
     pub public_base_url: Url,
     pub admin_api_token: SecretString,
     pub zoom_webhook_secret_token: SecretString,
+    pub user_jwt: UserJwt,
+    pub backfill_days: u32,
+}
+
+/// How user tokens of the main Billables app are checked.
+#[derive(Clone, Debug)]
+pub struct UserJwt {
+    pub secret: SecretString,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
 }
 
 #[derive(Clone)]
@@ -35,7 +45,14 @@ impl AppState {
         token_key: TokenKey,
         settings: ApiSettings,
     ) -> Self {
-        Self { db, redis, queues, zoom, token_key, settings: Arc::new(settings) }
+        Self {
+            db,
+            redis,
+            queues,
+            zoom,
+            token_key,
+            settings: Arc::new(settings),
+        }
     }
 
     /// `{PUBLIC_BASE_URL}{path}` with exactly one `/` between them.

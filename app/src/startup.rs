@@ -82,18 +82,26 @@ pub fn redact_url(raw: &str) -> String {
 
 /// The Zoom client of this process, rate-limited through Redis (shared by every process).
 pub fn zoom_client(config: &Config, redis: &ConnectionManager) -> anyhow::Result<ZoomClient> {
-    let redirect_uri = format!("{}/oauth/callback", config.public_base_url.as_str().trim_end_matches('/'));
+    let redirect_uri = format!(
+        "{}/oauth/callback",
+        config.public_base_url.as_str().trim_end_matches('/')
+    );
     let client = ZoomClient::new(ZoomConfig {
         oauth_base_url: config.zoom_oauth_base_url.clone(),
         api_base_url: config.zoom_api_base_url.clone(),
         client_id: config.zoom_client_id.clone(),
         client_secret: config.zoom_client_secret.clone(),
-        redirect_uri: url::Url::parse(&redirect_uri).context("PUBLIC_BASE_URL gives no valid redirect URI")?,
+        redirect_uri: url::Url::parse(&redirect_uri)
+            .context("PUBLIC_BASE_URL gives no valid redirect URI")?,
         timeout: Duration::from_secs(30),
         max_retries: 4,
     })
     .context("could not build the Zoom HTTP client")?;
-    Ok(client.with_rate_limiter(RateLimiter::new(redis.clone(), config.redis_prefix.clone(), RateLimits::default())))
+    Ok(client.with_rate_limiter(RateLimiter::new(
+        redis.clone(),
+        config.redis_prefix.clone(),
+        RateLimits::default(),
+    )))
 }
 
 pub fn api_state(config: &Config, services: &Services) -> anyhow::Result<AppState> {
@@ -107,6 +115,12 @@ pub fn api_state(config: &Config, services: &Services) -> anyhow::Result<AppStat
             public_base_url: config.public_base_url.clone(),
             admin_api_token: config.admin_api_token.clone(),
             zoom_webhook_secret_token: config.zoom_webhook_secret_token.clone(),
+            user_jwt: api::state::UserJwt {
+                secret: config.user_jwt.secret.clone(),
+                issuer: config.user_jwt.issuer.clone(),
+                audience: config.user_jwt.audience.clone(),
+            },
+            backfill_days: config.backfill_days,
         },
     ))
 }
@@ -142,9 +156,14 @@ pub async fn work(
         redis: services.redis.clone(),
         zoom: zoom_client(config, &services.redis)?,
         token_key: config.token_key.clone(),
+        queues: services.queues.clone(),
+        settings: jobs::tasks::JobSettings {
+            redis_prefix: config.redis_prefix.clone(),
+            backfill_days: config.backfill_days,
+            increment_minutes: config.billing_increment_minutes,
+        },
     };
-    let monitor = jobs::tasks::monitor(&settings, ctx)
-        .shutdown_timeout(config.shutdown_timeout);
+    let monitor = jobs::tasks::monitor(&settings, ctx).shutdown_timeout(config.shutdown_timeout);
     tracing::info!(instance = %settings.instance, concurrency = settings.concurrency, "workers started");
     monitor
         .run_with_signal(async move {

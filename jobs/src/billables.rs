@@ -39,7 +39,9 @@ impl Identity {
     pub fn new(zoom_user_id: impl Into<String>, email: Option<&str>) -> Self {
         Self {
             zoom_user_id: zoom_user_id.into(),
-            email: email.map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()),
+            email: email
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| !e.is_empty()),
         }
     }
 
@@ -48,9 +50,14 @@ impl Identity {
         if record.status == ParticipantStatus::InWaitingRoom {
             return false;
         }
-        let by_id = record.zoom_user_id.as_deref().is_some_and(|id| !id.is_empty() && id == self.zoom_user_id);
+        let by_id = record
+            .zoom_user_id
+            .as_deref()
+            .is_some_and(|id| !id.is_empty() && id == self.zoom_user_id);
         let by_email = match (&self.email, record.email.as_deref()) {
-            (Some(mine), Some(theirs)) => !theirs.trim().is_empty() && theirs.trim().to_lowercase() == *mine,
+            (Some(mine), Some(theirs)) => {
+                !theirs.trim().is_empty() && theirs.trim().to_lowercase() == *mine
+            }
             _ => false,
         };
         by_id || by_email
@@ -82,7 +89,9 @@ pub fn billed_minutes(duration_seconds: i64, increment_minutes: u32) -> i64 {
 
 /// Rule 3: the union of intervals: (first start, last end, seconds covered). Overlapping and
 /// touching intervals count once; empty or inverted intervals are ignored.
-pub fn union(mut intervals: Vec<(DateTime<Utc>, DateTime<Utc>)>) -> Option<(DateTime<Utc>, DateTime<Utc>, i64)> {
+pub fn union(
+    mut intervals: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>, i64)> {
     intervals.retain(|(start, end)| end > start);
     intervals.sort();
     let first = intervals.first()?.0;
@@ -134,7 +143,14 @@ pub fn meeting_entry(
     let mine: Vec<_> = records
         .iter()
         .filter(|r| member.attended(r))
-        .map(|r| (r.join_time, r.leave_time.unwrap_or(meeting_end).min(meeting_end.max(r.join_time))))
+        .map(|r| {
+            (
+                r.join_time,
+                r.leave_time
+                    .unwrap_or(meeting_end)
+                    .min(meeting_end.max(r.join_time)),
+            )
+        })
         .collect();
     let (started_at, ended_at, duration_seconds) = union(mine)?;
     if duration_seconds <= 0 {
@@ -143,7 +159,11 @@ pub fn meeting_entry(
     Some(Entry {
         source: Source::ZoomMeeting,
         external_id: meeting.uuid.clone(),
-        title: if meeting.topic.trim().is_empty() { "Zoom meeting".to_owned() } else { meeting.topic.clone() },
+        title: if meeting.topic.trim().is_empty() {
+            "Zoom meeting".to_owned()
+        } else {
+            meeting.topic.clone()
+        },
         started_at,
         ended_at,
         duration_seconds,
@@ -153,7 +173,14 @@ pub fn meeting_entry(
 }
 
 /// Call results that mean the call connected (rule 6).
-const CONNECTED_RESULTS: [&str; 6] = ["answered", "connected", "accepted", "picked_up", "succeeded", "call connected"];
+const CONNECTED_RESULTS: [&str; 6] = [
+    "answered",
+    "connected",
+    "accepted",
+    "picked_up",
+    "succeeded",
+    "call connected",
+];
 
 /// Rule 6: an entry for a connected call of the member's own history; talk time is
 /// `end_time − answer_time`. Missed, voicemail, rejected, busy and cancelled calls give nothing.
@@ -198,10 +225,19 @@ mod tests {
     use super::*;
 
     fn t(minute: i64, second: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).single().expect("time") + chrono::TimeDelta::seconds(minute * 60 + second)
+        Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0)
+            .single()
+            .expect("time")
+            + chrono::TimeDelta::seconds(minute * 60 + second)
     }
 
-    fn record(id: &str, email: &str, name: &str, join: DateTime<Utc>, leave: DateTime<Utc>) -> ParticipantRecord {
+    fn record(
+        id: &str,
+        email: &str,
+        name: &str,
+        join: DateTime<Utc>,
+        leave: DateTime<Utc>,
+    ) -> ParticipantRecord {
         ParticipantRecord {
             zoom_user_id: (!id.is_empty()).then(|| id.to_owned()),
             email: (!email.is_empty()).then(|| email.to_owned()),
@@ -246,13 +282,19 @@ mod tests {
             (61, 1, 2),
             (60, 1, 1),
         ] {
-            assert_eq!(billed_minutes(seconds, increment), want, "{seconds} s at {increment} min");
+            assert_eq!(
+                billed_minutes(seconds, increment),
+                want,
+                "{seconds} s at {increment} min"
+            );
         }
     }
 
     #[test]
     fn union_table() {
-        let cases: Vec<(Vec<(i64, i64)>, Option<(i64, i64, i64)>)> = vec![
+        // (intervals in minutes, expected (first minute, last minute, seconds))
+        type Case = (Vec<(i64, i64)>, Option<(i64, i64, i64)>);
+        let cases: Vec<Case> = vec![
             (vec![], None),
             (vec![(0, 10)], Some((0, 10, 600))),
             // Rejoin with a gap: the gap is not billed.
@@ -268,7 +310,8 @@ mod tests {
         ];
         for (input, want) in cases {
             let intervals = input.iter().map(|(a, b)| (t(*a, 0), t(*b, 0))).collect();
-            let got = union(intervals).map(|(s, e, d)| ((s - t(0, 0)).num_minutes(), (e - t(0, 0)).num_minutes(), d));
+            let got = union(intervals)
+                .map(|(s, e, d)| ((s - t(0, 0)).num_minutes(), (e - t(0, 0)).num_minutes(), d));
             assert_eq!(got, want, "{input:?}");
         }
     }
@@ -277,12 +320,30 @@ mod tests {
     fn rejoins_and_overlapping_devices_merge() {
         let records = vec![
             record("ann-zoom-id", "ann.lee@acme.test", "Ann", t(0, 0), t(10, 0)),
-            record("ann-zoom-id", "ann.lee@acme.test", "Ann (phone)", t(5, 0), t(12, 0)),
-            record("ann-zoom-id", "ann.lee@acme.test", "Ann", t(20, 0), t(30, 30)),
+            record(
+                "ann-zoom-id",
+                "ann.lee@acme.test",
+                "Ann (phone)",
+                t(5, 0),
+                t(12, 0),
+            ),
+            record(
+                "ann-zoom-id",
+                "ann.lee@acme.test",
+                "Ann",
+                t(20, 0),
+                t(30, 30),
+            ),
             record("bob-zoom-id", "bob@acme.test", "Bob", t(0, 0), t(45, 0)),
         ];
-        let entry = meeting_entry(&ann(), &meeting("u1==", t(0, 0), Some(t(45, 0))), &records, 6, t(NOW_MIN, 0))
-            .expect("Ann attended");
+        let entry = meeting_entry(
+            &ann(),
+            &meeting("u1==", t(0, 0), Some(t(45, 0))),
+            &records,
+            6,
+            t(NOW_MIN, 0),
+        )
+        .expect("Ann attended");
         assert_eq!(entry.started_at, t(0, 0));
         assert_eq!(entry.ended_at, t(30, 30));
         assert_eq!(entry.duration_seconds, 12 * 60 + 10 * 60 + 30);
@@ -296,13 +357,13 @@ mod tests {
     fn identity_matching_table() {
         let cases = [
             // (record id, record email, record name, attended?)
-            ("ann-zoom-id", "", "Ann", true),                         // by Zoom id, blank e-mail
-            ("", "ANN.LEE@ACME.TEST", "Ann", true),                   // e-mail in another case
-            ("", "ann.lee@acme.test ", "A", true),                    // stray whitespace
-            ("", "", "Ann Lee", false),                               // a guest with Ann's name
-            ("someone-else", "", "Ann Lee", false),                   // another user with her name
-            ("", "ann.lee@other.test", "Ann Lee", false),             // another address
-            ("27423744", "", "Ann", false),                           // a per-meeting participant id
+            ("ann-zoom-id", "", "Ann", true), // by Zoom id, blank e-mail
+            ("", "ANN.LEE@ACME.TEST", "Ann", true), // e-mail in another case
+            ("", "ann.lee@acme.test ", "A", true), // stray whitespace
+            ("", "", "Ann Lee", false),       // a guest with Ann's name
+            ("someone-else", "", "Ann Lee", false), // another user with her name
+            ("", "ann.lee@other.test", "Ann Lee", false), // another address
+            ("27423744", "", "Ann", false),   // a per-meeting participant id
         ];
         for (id, email, name, want) in cases {
             let r = record(id, email, name, t(0, 0), t(5, 0));
@@ -310,7 +371,10 @@ mod tests {
         }
         let no_email = Identity::new("ann-zoom-id", None);
         assert!(!no_email.attended(&record("", "", "Ann", t(0, 0), t(1, 0))));
-        assert!(!Identity::new("", None).attended(&record("", "", "x", t(0, 0), t(1, 0))), "blank ids never match");
+        assert!(
+            !Identity::new("", None).attended(&record("", "", "x", t(0, 0), t(1, 0))),
+            "blank ids never match"
+        );
     }
 
     #[test]
@@ -318,10 +382,25 @@ mod tests {
         let mut waiting = record("ann-zoom-id", "", "Ann", t(0, 0), t(5, 0));
         waiting.status = ParticipantStatus::InWaitingRoom;
         let admitted = record("ann-zoom-id", "", "Ann", t(5, 0), t(9, 0));
-        let entry = meeting_entry(&ann(), &meeting("u", t(0, 0), Some(t(10, 0))), &[waiting.clone(), admitted], 6, t(NOW_MIN, 0))
-            .expect("entry");
+        let entry = meeting_entry(
+            &ann(),
+            &meeting("u", t(0, 0), Some(t(10, 0))),
+            &[waiting.clone(), admitted],
+            6,
+            t(NOW_MIN, 0),
+        )
+        .expect("entry");
         assert_eq!(entry.duration_seconds, 240);
-        assert!(meeting_entry(&ann(), &meeting("u", t(0, 0), Some(t(10, 0))), &[waiting], 6, t(NOW_MIN, 0)).is_none());
+        assert!(
+            meeting_entry(
+                &ann(),
+                &meeting("u", t(0, 0), Some(t(10, 0))),
+                &[waiting],
+                6,
+                t(NOW_MIN, 0)
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -331,13 +410,34 @@ mod tests {
             record("bob-zoom-id", "bob@acme.test", "Bob", t(0, 0), t(30, 0)),
             record("", "", "Guest", t(0, 0), t(30, 0)),
         ];
-        assert!(meeting_entry(&ann(), &meeting("u", t(0, 0), Some(t(30, 0))), &records, 6, t(NOW_MIN, 0)).is_none());
+        assert!(
+            meeting_entry(
+                &ann(),
+                &meeting("u", t(0, 0), Some(t(30, 0))),
+                &records,
+                6,
+                t(NOW_MIN, 0)
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn a_guest_sharing_a_members_name_is_not_the_member() {
-        let records = vec![record("", "", "Ann Lee", t(0, 0), t(30, 0)), record("bob", "", "Bob", t(0, 0), t(30, 0))];
-        assert!(meeting_entry(&ann(), &meeting("u", t(0, 0), Some(t(30, 0))), &records, 6, t(NOW_MIN, 0)).is_none());
+        let records = vec![
+            record("", "", "Ann Lee", t(0, 0), t(30, 0)),
+            record("bob", "", "Bob", t(0, 0), t(30, 0)),
+        ];
+        assert!(
+            meeting_entry(
+                &ann(),
+                &meeting("u", t(0, 0), Some(t(30, 0))),
+                &records,
+                6,
+                t(NOW_MIN, 0)
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -357,20 +457,61 @@ mod tests {
     #[test]
     fn meetings_not_ended_wait_for_a_later_pull() {
         let records = vec![record("ann-zoom-id", "", "Ann", t(0, 0), t(5, 0))];
-        assert!(meeting_entry(&ann(), &meeting("u", t(0, 0), None), &records, 6, t(NOW_MIN, 0)).is_none());
-        assert!(meeting_entry(&ann(), &meeting("u", t(0, 0), Some(t(NOW_MIN + 1, 0))), &records, 6, t(NOW_MIN, 0)).is_none());
+        assert!(
+            meeting_entry(
+                &ann(),
+                &meeting("u", t(0, 0), None),
+                &records,
+                6,
+                t(NOW_MIN, 0)
+            )
+            .is_none()
+        );
+        assert!(
+            meeting_entry(
+                &ann(),
+                &meeting("u", t(0, 0), Some(t(NOW_MIN + 1, 0))),
+                &records,
+                6,
+                t(NOW_MIN, 0)
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn open_records_close_at_the_meeting_end_and_zero_gives_nothing() {
         let mut open = record("ann-zoom-id", "", "Ann", t(10, 0), t(0, 0));
         open.leave_time = None;
-        let entry = meeting_entry(&ann(), &meeting("u", t(0, 0), Some(t(25, 0))), &[open], 6, t(NOW_MIN, 0)).expect("entry");
+        let entry = meeting_entry(
+            &ann(),
+            &meeting("u", t(0, 0), Some(t(25, 0))),
+            &[open],
+            6,
+            t(NOW_MIN, 0),
+        )
+        .expect("entry");
         assert_eq!((entry.ended_at, entry.duration_seconds), (t(25, 0), 900));
         let zero = record("ann-zoom-id", "", "Ann", t(3, 0), t(3, 0));
-        assert!(meeting_entry(&ann(), &meeting("u", t(0, 0), Some(t(25, 0))), &[zero], 6, t(NOW_MIN, 0)).is_none());
+        assert!(
+            meeting_entry(
+                &ann(),
+                &meeting("u", t(0, 0), Some(t(25, 0))),
+                &[zero],
+                6,
+                t(NOW_MIN, 0)
+            )
+            .is_none()
+        );
         let one_second = record("ann-zoom-id", "", "Ann", t(3, 0), t(3, 1));
-        let e = meeting_entry(&ann(), &meeting("u", t(0, 0), Some(t(25, 0))), &[one_second], 6, t(NOW_MIN, 0)).expect("e");
+        let e = meeting_entry(
+            &ann(),
+            &meeting("u", t(0, 0), Some(t(25, 0))),
+            &[one_second],
+            6,
+            t(NOW_MIN, 0),
+        )
+        .expect("e");
         assert_eq!((e.duration_seconds, e.billed_minutes), (1, 6));
     }
 
@@ -394,7 +535,12 @@ mod tests {
             ("accepted", Some(t(0, 0)), Some(t(0, 1)), Some((1, 6))),
             ("picked_up", Some(t(0, 0)), Some(t(1, 0)), Some((60, 6))),
             ("succeeded", Some(t(0, 0)), Some(t(1, 0)), Some((60, 6))),
-            ("Call connected", Some(t(0, 0)), Some(t(1, 0)), Some((60, 6))),
+            (
+                "Call connected",
+                Some(t(0, 0)),
+                Some(t(1, 0)),
+                Some((60, 6)),
+            ),
             // An answer time means it connected whatever the label.
             ("hang_up", Some(t(0, 0)), Some(t(2, 0)), Some((120, 6))),
             ("no_answer", None, Some(t(0, 30)), None),
@@ -409,7 +555,8 @@ mod tests {
             ("answered", None, Some(t(1, 0)), None),
         ];
         for (result, answer, end, want) in cases {
-            let got = call_entry(&call(result, answer, end), 6).map(|e| (e.duration_seconds, e.billed_minutes));
+            let got = call_entry(&call(result, answer, end), 6)
+                .map(|e| (e.duration_seconds, e.billed_minutes));
             assert_eq!(got, want, "{result} {answer:?} {end:?}");
         }
         let entry = call_entry(&call("answered", Some(t(0, 6)), Some(t(6, 6))), 6).expect("entry");

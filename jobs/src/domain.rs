@@ -29,7 +29,9 @@ impl Domain {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         };
-        let tld_ok = labels.last().is_some_and(|t| t.chars().any(|c| c.is_ascii_alphabetic()));
+        let tld_ok = labels
+            .last()
+            .is_some_and(|t| t.chars().any(|c| c.is_ascii_alphabetic()));
         if value.len() > 253 || labels.len() < 2 || !labels.iter().all(label_ok) || !tld_ok {
             return Err(ParseError::Domain(raw.to_owned()));
         }
@@ -71,7 +73,10 @@ impl Email {
         let Some((local, domain)) = value.rsplit_once('@') else {
             return Err(ParseError::Email(raw.to_owned()));
         };
-        if local.is_empty() || local.len() > 64 || value.chars().any(char::is_whitespace) || Domain::parse(domain).is_err()
+        if local.is_empty()
+            || local.len() > 64
+            || value.chars().any(char::is_whitespace)
+            || Domain::parse(domain).is_err()
         {
             return Err(ParseError::Email(raw.to_owned()));
         }
@@ -113,10 +118,24 @@ mod tests {
 
     #[test]
     fn domains() {
-        for (raw, want) in [("acme.com", "acme.com"), (" ACME.Com. ", "acme.com"), ("a-b.co.uk", "a-b.co.uk")] {
+        for (raw, want) in [
+            ("acme.com", "acme.com"),
+            (" ACME.Com. ", "acme.com"),
+            ("a-b.co.uk", "a-b.co.uk"),
+        ] {
             assert_eq!(Domain::parse(raw).expect(raw).as_str(), want);
         }
-        for bad in ["", "acme", "-acme.com", "acme-.com", "ac me.com", "acme..com", "acme.123", "a@b.com", "http://acme.com"] {
+        for bad in [
+            "",
+            "acme",
+            "-acme.com",
+            "acme-.com",
+            "ac me.com",
+            "acme..com",
+            "acme.123",
+            "a@b.com",
+            "http://acme.com",
+        ] {
             assert!(Domain::parse(bad).is_err(), "{bad}");
         }
         assert!(Domain::parse(&format!("{}.com", "a".repeat(64))).is_err());

@@ -4,8 +4,10 @@
 pub mod billables;
 pub mod crypto;
 pub mod domain;
+pub mod membership;
 pub mod queue;
 pub mod store;
+pub mod sync;
 pub mod tasks;
 pub mod worker;
 pub mod zoom;

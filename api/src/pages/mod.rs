@@ -49,9 +49,10 @@ pub fn layout(title: &str, body: Markup) -> Markup {
 /// A full page with a status code.
 pub fn page(status: StatusCode, title: &str, body: Markup) -> Response {
     let mut response = (status, Html(layout(title, body).into_string())).into_response();
-    response
-        .headers_mut()
-        .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
     response
 }
 

@@ -34,7 +34,12 @@ async fn create_install_link(
     State(state): State<AppState>,
     body: Result<Json<CreateLink>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<LinkCreated>), ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("expected JSON {{\"domain\": \"acme.com\"}}: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected JSON {{\"domain\": \"acme.com\"}}: {}",
+            e.body_text()
+        ))
+    })?;
     let domain = Domain::parse(&body.domain).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let link = install::create_link(&state.db, &domain, "admin", Utc::now()).await?;
     tracing::info!(link.id = %link.id, domain = %domain, "install link created");

@@ -45,9 +45,15 @@ fn internal(e: impl std::fmt::Display) -> Response {
 
 /// The link's page, or the page that says why it cannot be used.
 async fn check_link(state: &AppState, token: &str) -> Result<install::Link, Response> {
-    let link = install::find_link_by_token(&state.db, token).await.map_err(internal)?;
-    let Some(link) = link else { return Err(view::unknown_link()) };
-    if let Some((_, status)) = install::installed_account_for_domain(&state.db, &link.domain).await.map_err(internal)?
+    let link = install::find_link_by_token(&state.db, token)
+        .await
+        .map_err(internal)?;
+    let Some(link) = link else {
+        return Err(view::unknown_link());
+    };
+    if let Some((_, status)) = install::installed_account_for_domain(&state.db, &link.domain)
+        .await
+        .map_err(internal)?
         && status == "active"
     {
         return Err(view::already_installed(link.domain.as_str()));
@@ -73,7 +79,11 @@ async fn authorize(State(state): State<AppState>, Path(token): Path<String>) -> 
     match install::create_state(&state.db, link.id, Utc::now()).await {
         Ok(oauth_state) => {
             let location = state.zoom.authorize_url(&oauth_state).to_string();
-            (StatusCode::FOUND, [(axum::http::header::LOCATION, location)]).into_response()
+            (
+                StatusCode::FOUND,
+                [(axum::http::header::LOCATION, location)],
+            )
+                .into_response()
         }
         Err(e) => internal(e),
     }
@@ -87,17 +97,30 @@ struct CallbackQuery {
 }
 
 fn bad_request(title: &str, message: &str) -> Response {
-    pages::problem(StatusCode::BAD_REQUEST, title, message, "Open your install link again to start over. Nothing was installed.")
+    pages::problem(
+        StatusCode::BAD_REQUEST,
+        title,
+        message,
+        "Open your install link again to start over. Nothing was installed.",
+    )
 }
 
 async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQuery>) -> Response {
     if let Some(error) = query.error.as_deref() {
         tracing::info!(%error, "Zoom authorisation was not granted");
-        return bad_request("Zoom did not authorise the app", "The authorisation was cancelled or refused in Zoom.");
+        return bad_request(
+            "Zoom did not authorise the app",
+            "The authorisation was cancelled or refused in Zoom.",
+        );
     }
-    let (Some(code), Some(oauth_state)) = (query.code.filter(|c| !c.is_empty()), query.state.filter(|s| !s.is_empty()))
-    else {
-        return bad_request("Incomplete sign-in", "The answer from Zoom is missing its code or state.");
+    let (Some(code), Some(oauth_state)) = (
+        query.code.filter(|c| !c.is_empty()),
+        query.state.filter(|s| !s.is_empty()),
+    ) else {
+        return bad_request(
+            "Incomplete sign-in",
+            "The answer from Zoom is missing its code or state.",
+        );
     };
 
     // Consume the state first, in its own transaction: a replay cannot race this request.
@@ -118,7 +141,10 @@ async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQue
             Ok(link) => link,
             Err(reason @ (StateError::Unknown | StateError::Reused | StateError::Expired)) => {
                 tracing::warn!(%reason, "OAuth callback refused");
-                return bad_request("This sign-in cannot be used", &format!("{}.", capitalize(&reason.to_string())));
+                return bad_request(
+                    "This sign-in cannot be used",
+                    &format!("{}.", capitalize(&reason.to_string())),
+                );
             }
         }
     };
@@ -129,7 +155,10 @@ async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQue
     let tokens = match state.zoom.exchange_code(&code).await {
         Ok(tokens) => tokens,
         Err(ZoomError::InvalidGrant { .. } | ZoomError::BadRequest { .. }) => {
-            return bad_request("Zoom refused the sign-in", "The authorisation code is invalid or has expired.");
+            return bad_request(
+                "Zoom refused the sign-in",
+                "The authorisation code is invalid or has expired.",
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "code exchange failed");
@@ -143,8 +172,13 @@ async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQue
     };
 
     let me = {
-        let access = AccessToken { token: tokens.access_token.clone(), api_base: api_base_for(tokens.api_url.as_ref()) };
-        let api = state.zoom.account("oauth-callback", Arc::new(StaticTokenSource(access)));
+        let access = AccessToken {
+            token: tokens.access_token.clone(),
+            api_base: api_base_for(tokens.api_url.as_ref()),
+        };
+        let api = state
+            .zoom
+            .account("oauth-callback", Arc::new(StaticTokenSource(access)));
         match api.me().await {
             Ok(me) => me,
             Err(e) => {
@@ -164,7 +198,11 @@ async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQue
         return internal("Zoom's /users/me had no account_id");
     };
     let admin_domain = Email::parse(&me.email).map(|e| e.domain());
-    if admin_domain.as_ref().map(|d| d != &link.domain).unwrap_or(true) {
+    if admin_domain
+        .as_ref()
+        .map(|d| d != &link.domain)
+        .unwrap_or(true)
+    {
         tracing::warn!(link.id = %link.id, "installing admin's e-mail domain does not match the link");
         revoke_quietly(&state, &tokens).await;
         return pages::problem(
@@ -179,7 +217,16 @@ async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQue
     }
 
     let installation_id = Uuid::new_v4();
-    let stored = store_installation(&state, &link, &zoom_account_id, &me.id, me.role_name.as_deref(), &tokens, installation_id).await;
+    let stored = store_installation(
+        &state,
+        &link,
+        &zoom_account_id,
+        &me.id,
+        me.role_name.as_deref(),
+        &tokens,
+        installation_id,
+    )
+    .await;
     let account_id = match stored {
         Ok(Ok(account_id)) => account_id,
         Ok(Err(taken)) => {
@@ -196,18 +243,31 @@ async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQue
             return internal(e);
         }
     };
-    if let Err(e) = state.queues.enqueue(InstallAccount { account_id, installation_id }).await {
+    if let Err(e) = state
+        .queues
+        .enqueue(InstallAccount {
+            account_id,
+            installation_id,
+        })
+        .await
+    {
         // Tokens are stored: an operator (or the next install attempt) can finish onboarding.
         tracing::error!(account.id = %account_id, error = %e, "could not enqueue onboarding");
         return internal(e);
     }
     tracing::info!(account.id = %account_id, "account authorised; onboarding queued");
-    view::installed(link.domain.as_str(), "We are now reading your account's user directory; this takes a moment.")
+    view::installed(
+        link.domain.as_str(),
+        "We are now reading your account's user directory; this takes a moment.",
+    )
 }
 
 fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 async fn revoke_quietly(state: &AppState, tokens: &TokenSet) {
@@ -227,14 +287,23 @@ async fn store_installation(
 ) -> Result<Result<Uuid, accounts::DomainTaken>, sqlx::Error> {
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let api_url = tokens.api_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_owned());
-    let account_id =
-        match accounts::record_installation(&mut tx, zoom_account_id, &link.domain, zoom_user_id, api_url.as_deref(), now)
-            .await?
-        {
-            Ok(id) => id,
-            Err(taken) => return Ok(Err(taken)),
-        };
+    let api_url = tokens
+        .api_url
+        .as_ref()
+        .map(|u| u.as_str().trim_end_matches('/').to_owned());
+    let account_id = match accounts::record_installation(
+        &mut tx,
+        zoom_account_id,
+        &link.domain,
+        zoom_user_id,
+        api_url.as_deref(),
+        now,
+    )
+    .await?
+    {
+        Ok(id) => id,
+        Err(taken) => return Ok(Err(taken)),
+    };
     tokens::save(&mut tx, &state.token_key, account_id, tokens, now).await?;
     install::mark_link_used(&mut tx, link.id, account_id, now).await?;
     audit::record(

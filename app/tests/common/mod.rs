@@ -258,18 +258,32 @@ impl Drop for OwnRedis {
 /// A fresh simulator and the app pointed at it (OAuth host = the sim; the REST base comes
 /// from the token's `api_url`, as with real Zoom).
 pub async fn spawn_with_sim(db: PgPool, workers: bool) -> (TestApp, zoom_sim::SimHandle) {
-    let sim = zoom_sim::spawn(zoom_sim::SimConfig::default()).await.expect("simulator starts");
+    let sim = zoom_sim::spawn(zoom_sim::SimConfig::default())
+        .await
+        .expect("simulator starts");
     let app = spawn_app_with(
         db,
-        Options { workers, overrides: vec![("ZOOM_OAUTH_BASE_URL", sim.base_url())] },
+        Options {
+            workers,
+            overrides: vec![("ZOOM_OAUTH_BASE_URL", sim.base_url())],
+        },
     )
     .await;
     (app, sim)
 }
 
 /// `POST /_sim/companies` → the created company's JSON.
-pub async fn sim_company(http: &reqwest::Client, sim: &zoom_sim::SimHandle, body: serde_json::Value) -> serde_json::Value {
-    let response = http.post(format!("{}/_sim/companies", sim.base_url())).json(&body).send().await.expect("sim");
+pub async fn sim_company(
+    http: &reqwest::Client,
+    sim: &zoom_sim::SimHandle,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let response = http
+        .post(format!("{}/_sim/companies", sim.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("sim");
     assert_eq!(response.status(), 201, "sim company creation");
     response.json().await.expect("company json")
 }
@@ -305,10 +319,21 @@ pub async fn admin_approves(app: &TestApp, link_url: &str) -> (String, reqwest::
         .replace("&amp;", "&");
     let to_zoom = app.http.get(app.url(&href)).send().await.expect("continue");
     assert_eq!(to_zoom.status(), 302);
-    let authorize = to_zoom.headers()["location"].to_str().expect("location").to_owned();
-    let back = app.http.get(&authorize).send().await.expect("zoom authorize");
+    let authorize = to_zoom.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let back = app
+        .http
+        .get(&authorize)
+        .send()
+        .await
+        .expect("zoom authorize");
     assert_eq!(back.status(), 302, "the simulator auto-approves");
-    let callback = back.headers()["location"].to_str().expect("location").to_owned();
+    let callback = back.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
     let response = app.http.get(&callback).send().await.expect("callback");
     (callback, response)
 }
@@ -326,7 +351,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
         let driver = std::process::Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(std::process::Stdio::null())
@@ -350,11 +379,20 @@ impl Browser {
         let url = format!("http://127.0.0.1:{port}");
         let mut last_error = String::new();
         for _ in 0..50 {
-            match fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await {
-                Ok(client) => return Self { client, driver, _profile: profile },
+            match fantoccini::ClientBuilder::new(
+                hyper_util::client::legacy::connect::HttpConnector::new(),
+            )
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+            {
+                Ok(client) => {
+                    return Self {
+                        client,
+                        driver,
+                        _profile: profile,
+                    };
+                }
                 Err(e) => last_error = e.to_string(),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

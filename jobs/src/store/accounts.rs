@@ -18,21 +18,33 @@ pub struct Account {
     pub last_error: Option<String>,
 }
 
-const COLUMNS: &str = "id, zoom_account_id, status, api_url, installed_at, removed_at, last_pull_at, last_error";
+const COLUMNS: &str =
+    "id, zoom_account_id, status, api_url, installed_at, removed_at, last_pull_at, last_error";
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Account>, sqlx::Error> {
-    sqlx::query_as(&format!("select {COLUMNS} from accounts where id = $1")).bind(id).fetch_optional(conn).await
-}
-
-pub async fn get_for_update(conn: &mut PgConnection, id: Uuid) -> Result<Option<Account>, sqlx::Error> {
-    sqlx::query_as(&format!("select {COLUMNS} from accounts where id = $1 for update"))
+    sqlx::query_as(&format!("select {COLUMNS} from accounts where id = $1"))
         .bind(id)
         .fetch_optional(conn)
         .await
 }
 
+pub async fn get_for_update(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<Account>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from accounts where id = $1 for update"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
 pub async fn domains(db: &PgPool, id: Uuid) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("select domain from account_domains where account_id = $1 order by domain").bind(id).fetch_all(db).await
+    sqlx::query_scalar("select domain from account_domains where account_id = $1 order by domain")
+        .bind(id)
+        .fetch_all(db)
+        .await
 }
 
 /// The domain is served by another, still installed, Zoom account.
@@ -78,7 +90,9 @@ pub async fn record_installation(
     match owner {
         Some((owner, _)) if owner == id => {}
         Some((_, status)) if status != "removed" => {
-            return Ok(Err(DomainTaken { domain: domain.to_string() }));
+            return Ok(Err(DomainTaken {
+                domain: domain.to_string(),
+            }));
         }
         Some((owner, _)) => {
             // The domain moves from a removed account to the one installing now.

@@ -52,7 +52,12 @@ fn link_from_row(row: &sqlx::postgres::PgRow) -> Result<Link, sqlx::Error> {
 }
 
 /// Creates a link and its audit entry in one transaction.
-pub async fn create_link(db: &PgPool, domain: &Domain, actor: &str, now: DateTime<Utc>) -> Result<NewLink, sqlx::Error> {
+pub async fn create_link(
+    db: &PgPool,
+    domain: &Domain,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<NewLink, sqlx::Error> {
     let token = random_token();
     let expires_at = now + LINK_TTL;
     let mut tx = db.begin().await?;
@@ -75,7 +80,12 @@ pub async fn create_link(db: &PgPool, domain: &Domain, actor: &str, now: DateTim
     )
     .await?;
     tx.commit().await?;
-    Ok(NewLink { id, domain: domain.clone(), token, expires_at })
+    Ok(NewLink {
+        id,
+        domain: domain.clone(),
+        token,
+        expires_at,
+    })
 }
 
 pub async fn find_link_by_token(db: &PgPool, token: &str) -> Result<Option<Link>, sqlx::Error> {
@@ -88,7 +98,10 @@ pub async fn find_link_by_token(db: &PgPool, token: &str) -> Result<Option<Link>
 }
 
 /// The account currently installed for `domain`, with its status.
-pub async fn installed_account_for_domain(db: &PgPool, domain: &Domain) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+pub async fn installed_account_for_domain(
+    db: &PgPool,
+    domain: &Domain,
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
     sqlx::query_as(
         "select a.id, a.status from accounts a join account_domains d on d.account_id = a.id where d.domain = $1",
     )
@@ -98,16 +111,25 @@ pub async fn installed_account_for_domain(db: &PgPool, domain: &Domain) -> Resul
 }
 
 /// Starts an OAuth round trip from `link`: returns the `state` to send to Zoom.
-pub async fn create_state(db: &PgPool, link_id: Uuid, now: DateTime<Utc>) -> Result<String, sqlx::Error> {
+pub async fn create_state(
+    db: &PgPool,
+    link_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<String, sqlx::Error> {
     let state = random_token();
-    sqlx::query("insert into oauth_states (state_hash, install_link_id, expires_at) values ($1, $2, $3)")
-        .bind(token_hash(&state))
-        .bind(link_id)
-        .bind(now + STATE_TTL)
+    sqlx::query(
+        "insert into oauth_states (state_hash, install_link_id, expires_at) values ($1, $2, $3)",
+    )
+    .bind(token_hash(&state))
+    .bind(link_id)
+    .bind(now + STATE_TTL)
+    .execute(db)
+    .await?;
+    // Old states are useless: keep the table small.
+    sqlx::query("delete from oauth_states where expires_at < $1 - interval '1 day'")
+        .bind(now)
         .execute(db)
         .await?;
-    // Old states are useless: keep the table small.
-    sqlx::query("delete from oauth_states where expires_at < $1 - interval '1 day'").bind(now).execute(db).await?;
     Ok(state)
 }
 
@@ -137,7 +159,9 @@ pub async fn consume_state(
     .bind(token_hash(state))
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(row) = row else { return Ok(Err(StateError::Unknown)) };
+    let Some(row) = row else {
+        return Ok(Err(StateError::Unknown));
+    };
     let used: Option<DateTime<Utc>> = row.try_get("state_used_at")?;
     let expires: DateTime<Utc> = row.try_get("state_expires_at")?;
     if used.is_some() {
@@ -155,12 +179,19 @@ pub async fn consume_state(
 }
 
 /// Marks the link used by `account_id`.
-pub async fn mark_link_used(conn: &mut PgConnection, link_id: Uuid, account_id: Uuid, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    sqlx::query("update install_links set used_at = coalesce(used_at, $3), account_id = $2 where id = $1")
-        .bind(link_id)
-        .bind(account_id)
-        .bind(now)
-        .execute(conn)
-        .await?;
+pub async fn mark_link_used(
+    conn: &mut PgConnection,
+    link_id: Uuid,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update install_links set used_at = coalesce(used_at, $3), account_id = $2 where id = $1",
+    )
+    .bind(link_id)
+    .bind(account_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }

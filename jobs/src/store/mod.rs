@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod billables;
 pub mod install;
+pub mod members;
 pub mod tokens;
 
 use std::time::Duration;

@@ -18,7 +18,9 @@ use uuid::Uuid;
 
 use crate::{
     crypto::{CryptoError, TokenKey},
-    zoom::{AccessToken, TokenSet, TokenSource, ZoomClient, ZoomError, api_base_for, needs_refresh},
+    zoom::{
+        AccessToken, TokenSet, TokenSource, ZoomClient, ZoomError, api_base_for, needs_refresh,
+    },
 };
 
 /// Tokens as stored, decrypted.
@@ -82,7 +84,11 @@ pub async fn load(
         "select key_id, access_token_enc, refresh_token_enc, expires_at, lifetime_seconds, scope, generation \
          from oauth_tokens where account_id = $1"
     };
-    let Some(row) = sqlx::query(sql).bind(account_id).fetch_optional(conn).await? else {
+    let Some(row) = sqlx::query(sql)
+        .bind(account_id)
+        .fetch_optional(conn)
+        .await?
+    else {
         return Ok(None);
     };
     let key_id: String = row.try_get("key_id")?;
@@ -115,7 +121,9 @@ pub struct DbTokenSource {
 
 impl std::fmt::Debug for DbTokenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DbTokenSource").field("account_id", &self.account_id).finish_non_exhaustive()
+        f.debug_struct("DbTokenSource")
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -125,21 +133,44 @@ fn store_error(e: impl std::fmt::Display) -> ZoomError {
 
 impl DbTokenSource {
     /// `api_url` is the account's stored regional host (from the token response), if any.
-    pub fn new(db: PgPool, key: TokenKey, client: ZoomClient, account_id: Uuid, api_url: Option<Url>) -> Arc<Self> {
-        Arc::new(Self { db, key, client, account_id, api_url })
+    pub fn new(
+        db: PgPool,
+        key: TokenKey,
+        client: ZoomClient,
+        account_id: Uuid,
+        api_url: Option<Url>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            key,
+            client,
+            account_id,
+            api_url,
+        })
     }
 
     fn access(&self, tokens: &TokenSet) -> AccessToken {
-        AccessToken { token: tokens.access_token.clone(), api_base: api_base_for(tokens.api_url.as_ref()) }
+        AccessToken {
+            token: tokens.access_token.clone(),
+            api_base: api_base_for(tokens.api_url.as_ref()),
+        }
     }
 
     /// Refreshes under the row lock when `should(stored)` still holds after taking it.
     async fn refresh_if(&self, should: impl Fn(&Stored) -> bool) -> Result<AccessToken, ZoomError> {
         let mut tx = self.db.begin().await.map_err(store_error)?;
-        let stored = load(&mut tx, &self.key, self.account_id, self.api_url.clone(), true)
-            .await
-            .map_err(store_error)?
-            .ok_or(ZoomError::InvalidGrant { error: "no stored tokens".into() })?;
+        let stored = load(
+            &mut tx,
+            &self.key,
+            self.account_id,
+            self.api_url.clone(),
+            true,
+        )
+        .await
+        .map_err(store_error)?
+        .ok_or(ZoomError::InvalidGrant {
+            error: "no stored tokens".into(),
+        })?;
         if !should(&stored) {
             // Another process refreshed while we waited for the lock.
             return Ok(self.access(&stored.tokens));
@@ -147,7 +178,9 @@ impl DbTokenSource {
         match self.client.refresh(&stored.tokens.refresh_token).await {
             Ok(mut fresh) => {
                 fresh.api_url = fresh.api_url.or_else(|| self.api_url.clone());
-                save(&mut tx, &self.key, self.account_id, &fresh, Utc::now()).await.map_err(store_error)?;
+                save(&mut tx, &self.key, self.account_id, &fresh, Utc::now())
+                    .await
+                    .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 tracing::info!(account.id = %self.account_id, "access token refreshed");
                 Ok(self.access(&fresh))
@@ -171,15 +204,24 @@ impl TokenSource for DbTokenSource {
         Box::pin(async move {
             let now = Utc::now();
             let mut conn = self.db.acquire().await.map_err(store_error)?;
-            let stored = load(&mut conn, &self.key, self.account_id, self.api_url.clone(), false)
-                .await
-                .map_err(store_error)?
-                .ok_or(ZoomError::InvalidGrant { error: "no stored tokens".into() })?;
+            let stored = load(
+                &mut conn,
+                &self.key,
+                self.account_id,
+                self.api_url.clone(),
+                false,
+            )
+            .await
+            .map_err(store_error)?
+            .ok_or(ZoomError::InvalidGrant {
+                error: "no stored tokens".into(),
+            })?;
             drop(conn);
             if !needs_refresh(stored.tokens.expires_at, stored.lifetime, now) {
                 return Ok(self.access(&stored.tokens));
             }
-            self.refresh_if(|s| needs_refresh(s.tokens.expires_at, s.lifetime, Utc::now())).await
+            self.refresh_if(|s| needs_refresh(s.tokens.expires_at, s.lifetime, Utc::now()))
+                .await
         })
     }
 
@@ -189,7 +231,8 @@ impl TokenSource for DbTokenSource {
     ) -> BoxFuture<'a, Result<AccessToken, ZoomError>> {
         Box::pin(async move {
             let rejected = rejected.token.expose_secret().to_owned();
-            self.refresh_if(move |s| s.tokens.access_token.expose_secret() == rejected).await
+            self.refresh_if(move |s| s.tokens.access_token.expose_secret() == rejected)
+                .await
         })
     }
 }

@@ -20,7 +20,10 @@ use crate::{
 pub async fn run(job: InstallAccount, ctx: Data<JobContext>) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
     let Some(account) = accounts::get(&mut conn, job.account_id).await? else {
-        return Err(permanent(format!("account {} does not exist", job.account_id)));
+        return Err(permanent(format!(
+            "account {} does not exist",
+            job.account_id
+        )));
     };
     drop(conn);
     if account.status == "removed" {
@@ -28,8 +31,17 @@ pub async fn run(job: InstallAccount, ctx: Data<JobContext>) -> Result<(), JobEr
         return Ok(());
     }
 
-    let api_url = account.api_url.as_deref().and_then(|u| url::Url::parse(u).ok());
-    let tokens = DbTokenSource::new(ctx.db.clone(), ctx.token_key.clone(), ctx.zoom.clone(), account.id, api_url);
+    let api_url = account
+        .api_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok());
+    let tokens = DbTokenSource::new(
+        ctx.db.clone(),
+        ctx.token_key.clone(),
+        ctx.zoom.clone(),
+        account.id,
+        api_url,
+    );
     let api = ctx.zoom.account(&account.zoom_account_id, tokens);
     let started = Utc::now();
     let users: Vec<_> = match api.users().try_collect().await {
@@ -89,7 +101,11 @@ pub async fn run(job: InstallAccount, ctx: Data<JobContext>) -> Result<(), JobEr
 }
 
 /// Maps a Zoom failure: a dead grant marks the account and stops; others retry.
-pub(crate) async fn zoom_failure(ctx: &JobContext, account_id: uuid::Uuid, e: ZoomError) -> JobError {
+pub(crate) async fn zoom_failure(
+    ctx: &JobContext,
+    account_id: uuid::Uuid,
+    e: ZoomError,
+) -> JobError {
     if e.needs_reauth() {
         if let Err(db) = accounts::mark_needs_reauth(&ctx.db, account_id, &e.to_string()).await {
             return Box::new(db);

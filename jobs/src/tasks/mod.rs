@@ -3,6 +3,8 @@
 //! Payloads carry ids, not records: a handler re-reads the state it acts on, so a job that
 //! runs twice (at-least-once delivery) does the same thing once.
 
+pub mod backfill_member;
+pub mod backfill_window;
 pub mod install_account;
 pub mod teardown_account;
 
@@ -14,9 +16,9 @@ use uuid::Uuid;
 
 use crate::{
     crypto::TokenKey,
-    queue::Job,
-    zoom::ZoomClient,
+    queue::{Job, Queues},
     worker::{WorkerSettings, register},
+    zoom::ZoomClient,
 };
 
 /// What every handler gets: cheap handles, cloned per job.
@@ -26,14 +28,43 @@ pub struct JobContext {
     pub redis: ConnectionManager,
     pub zoom: ZoomClient,
     pub token_key: TokenKey,
+    pub queues: Queues,
+    pub settings: JobSettings,
+}
+
+/// The configuration the handlers need.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    pub redis_prefix: String,
+    pub backfill_days: u32,
+    pub increment_minutes: u32,
 }
 
 /// The monitor with a worker for every job type that has a handler.
 pub fn monitor(settings: &WorkerSettings, ctx: JobContext) -> Monitor {
     let redis = ctx.redis.clone();
     let monitor = Monitor::new();
-    let monitor =
-        register::<InstallAccount, _, _, _>(monitor, redis.clone(), settings, ctx.clone(), install_account::run);
+    let monitor = register::<InstallAccount, _, _, _>(
+        monitor,
+        redis.clone(),
+        settings,
+        ctx.clone(),
+        install_account::run,
+    );
+    let monitor = register::<BackfillMember, _, _, _>(
+        monitor,
+        redis.clone(),
+        settings,
+        ctx.clone(),
+        backfill_member::run,
+    );
+    let monitor = register::<BackfillWindow, _, _, _>(
+        monitor,
+        redis.clone(),
+        settings,
+        ctx.clone(),
+        backfill_window::run,
+    );
     register::<TeardownAccount, _, _, _>(monitor, redis, settings, ctx, teardown_account::run)
 }
 
@@ -69,6 +100,24 @@ impl Job for BackfillMember {
     }
 }
 
+/// One source and one window of a member's backfill.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BackfillWindow {
+    pub backfill_id: Uuid,
+    pub member_id: Uuid,
+    pub window_no: i32,
+}
+
+impl Job for BackfillWindow {
+    const NAME: &'static str = "backfill_window";
+    fn idempotency_key(&self) -> Option<String> {
+        Some(format!(
+            "backfill-window:{}:{}",
+            self.backfill_id, self.window_no
+        ))
+    }
+}
+
 /// Incremental pull for every active member of one account.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PullAccount {
@@ -101,9 +150,10 @@ impl Job for TeardownAccount {
 }
 
 /// The names of every queue, for operators and the worker.
-pub const JOB_NAMES: [&str; 4] = [
+pub const JOB_NAMES: [&str; 5] = [
     InstallAccount::NAME,
     BackfillMember::NAME,
+    BackfillWindow::NAME,
     PullAccount::NAME,
     TeardownAccount::NAME,
 ];

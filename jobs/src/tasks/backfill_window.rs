@@ -1,0 +1,131 @@
+//! `BackfillWindow`: one source and one window of a member's backfill. Writes the entries,
+//! then marks the window done and recounts the backfill's progress, once, even if the job
+//! runs twice.
+
+use apalis::prelude::Data;
+use chrono::{DateTime, Utc};
+
+use super::{BackfillWindow, JobContext, backfill_member::cancel, install_account::zoom_failure};
+use crate::{
+    store::{accounts, members, tokens::DbTokenSource},
+    sync::{self, SyncError},
+    worker::{JobError, permanent},
+};
+
+#[derive(sqlx::FromRow)]
+struct Window {
+    source: String,
+    window_from: DateTime<Utc>,
+    window_to: DateTime<Utc>,
+    done_at: Option<DateTime<Utc>>,
+}
+
+#[tracing::instrument(skip_all, fields(member.id = %job.member_id, backfill.id = %job.backfill_id, window = job.window_no))]
+pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobError> {
+    let Some(backfill) = members::backfill(&ctx.db, job.backfill_id).await? else {
+        return Err(permanent(format!(
+            "backfill {} does not exist",
+            job.backfill_id
+        )));
+    };
+    if backfill.state != "running" {
+        return Ok(());
+    }
+    let window: Option<Window> = sqlx::query_as(
+        "select source, window_from, window_to, done_at from backfill_windows where backfill_id = $1 and window_no = $2",
+    )
+    .bind(job.backfill_id)
+    .bind(job.window_no)
+    .fetch_optional(&ctx.db)
+    .await?;
+    let Some(window) = window else {
+        return Err(permanent("backfill window does not exist"));
+    };
+    if window.done_at.is_some() {
+        return Ok(());
+    }
+    let Some(member) = members::active(&ctx.db, job.member_id).await? else {
+        cancel(
+            &ctx,
+            job.backfill_id,
+            "the member or account is no longer active",
+        )
+        .await?;
+        return Ok(());
+    };
+    let mut conn = ctx.db.acquire().await?;
+    let Some(account) = accounts::get(&mut conn, member.account_id).await? else {
+        return Err(permanent("account vanished"));
+    };
+    drop(conn);
+    let api_url = account
+        .api_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok());
+    let tokens = DbTokenSource::new(
+        ctx.db.clone(),
+        ctx.token_key.clone(),
+        ctx.zoom.clone(),
+        account.id,
+        api_url,
+    );
+    let api = ctx.zoom.account(&account.zoom_account_id, tokens);
+
+    let result = match window.source.as_str() {
+        "zoom_meeting" => {
+            sync::meetings(&ctx, &api, &member, window.window_from, window.window_to).await
+        }
+        _ => sync::calls(&ctx, &api, &member, window.window_from, window.window_to).await,
+    };
+    let stats = match result {
+        Ok(stats) => stats,
+        Err(SyncError::Zoom(e)) => {
+            let error = zoom_failure(&ctx, account.id, e).await;
+            if error
+                .downcast_ref::<apalis::prelude::AbortError>()
+                .is_some()
+            {
+                fail(&ctx, job.backfill_id, &error.to_string()).await?;
+            }
+            return Err(error);
+        }
+        Err(e) => return Err(Box::new(e)),
+    };
+
+    let mut tx = ctx.db.begin().await?;
+    sqlx::query("update backfill_windows set done_at = now() where backfill_id = $1 and window_no = $2 and done_at is null")
+        .bind(job.backfill_id)
+        .bind(job.window_no)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "update backfills b set done = w.done, updated_at = now(), \
+             state = case when w.done >= b.total then 'done' else b.state end, \
+             finished_at = case when w.done >= b.total then now() else b.finished_at end \
+         from (select count(*)::int as done from backfill_windows where backfill_id = $1 and done_at is not null) w \
+         where b.id = $1 and b.state = 'running'",
+    )
+    .bind(job.backfill_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        meetings = stats.meetings_seen,
+        fetches = stats.participant_fetches,
+        written = stats.entries_written,
+        "backfill window done"
+    );
+    Ok(())
+}
+
+async fn fail(ctx: &JobContext, backfill_id: uuid::Uuid, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update backfills set state = 'failed', last_error = $2, finished_at = now(), updated_at = now() \
+         where id = $1 and state in ('queued', 'running')",
+    )
+    .bind(backfill_id)
+    .bind(error)
+    .execute(&ctx.db)
+    .await?;
+    Ok(())
+}
