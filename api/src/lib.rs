@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::admin::router())
         .merge(routes::install::router())
         .merge(routes::me::router())
+        .merge(routes::webhook::router())
+        .merge(routes::ops::router())
         .fallback(error::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

@@ -4,3 +4,5 @@ pub mod admin;
 pub mod health;
 pub mod install;
 pub mod me;
+pub mod ops;
+pub mod webhook;
