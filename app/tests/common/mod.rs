@@ -414,3 +414,86 @@ impl Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// A user token of the main Billables app, as its login would issue it.
+pub fn user_token(sub: &str, email: &str) -> String {
+    let claims = serde_json::json!({"sub": sub, "email": email, "exp": chrono::Utc::now().timestamp() + 3600});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .expect("sign")
+}
+
+/// Installs the sim company's Zoom account through the real flow and waits until it is active.
+pub async fn install_company(app: &TestApp, domain: &str) -> uuid::Uuid {
+    let (_, url) = install_link(app, domain).await;
+    let (_, response) = admin_approves(app, &url).await;
+    assert_eq!(response.status(), 200, "install callback");
+    let db = app.db.clone();
+    eventually(Duration::from_secs(60), || async {
+        sqlx::query_scalar(
+            "select a.id from accounts a join account_domains d on d.account_id = a.id \
+                            where d.domain = $1 and a.status = 'active'",
+        )
+        .bind(domain)
+        .fetch_optional(&db)
+        .await
+        .ok()?
+    })
+    .await
+    .expect("the account became active")
+}
+
+/// Every entry of the user, following `next_cursor`.
+pub async fn all_billables(app: &TestApp, token: &str) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = app.url("/v1/me/billables?limit=200");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: serde_json::Value = app
+            .http
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("billables")
+            .json()
+            .await
+            .expect("json");
+        items.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+/// Waits until the user's backfill is done; returns the final `/v1/me/zoom` body.
+pub async fn backfill_done(app: &TestApp, token: &str, timeout: Duration) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let body: serde_json::Value = app
+            .http
+            .get(app.url("/v1/me/zoom"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json");
+        if body["backfill"]["state"] == "done" {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "backfill not done in time; last status {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
