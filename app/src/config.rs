@@ -45,6 +45,7 @@ pub struct Config {
     pub pull_schedule: cron::Schedule,
     pub pull_schedule_text: String,
     pub backfill_days: u32,
+    pub pull_overlap_minutes: u32,
     pub billing_increment_minutes: u32,
     pub worker_concurrency: usize,
     pub shutdown_timeout: Duration,
@@ -75,6 +76,7 @@ pub mod defaults {
     pub const ZOOM_OAUTH_BASE_URL: &str = "https://zoom.us";
     pub const PULL_SCHEDULE: &str = "0 */15 * * * *";
     pub const BACKFILL_DAYS: u32 = 30;
+    pub const PULL_OVERLAP_MINUTES: u32 = 120;
     pub const BILLING_INCREMENT_MINUTES: u32 = 6;
     pub const WORKER_CONCURRENCY: usize = 4;
     pub const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
@@ -262,6 +264,13 @@ impl Config {
             |d| (1..=180).contains(d),
             "a whole number of days from 1 to 180 (Zoom keeps reports six months)",
         )?;
+        let pull_overlap_minutes = parse_number(
+            vars,
+            "PULL_OVERLAP_MINUTES",
+            defaults::PULL_OVERLAP_MINUTES,
+            |m| (5..=7 * 24 * 60).contains(m),
+            "a whole number of minutes from 5 to 10080 (at least Zoom's report delay; 120 is safe)",
+        )?;
         let billing_increment_minutes = parse_number(
             vars,
             "BILLING_INCREMENT_MINUTES",
@@ -311,6 +320,7 @@ impl Config {
             pull_schedule,
             pull_schedule_text,
             backfill_days,
+            pull_overlap_minutes,
             billing_increment_minutes,
             worker_concurrency,
             shutdown_timeout,
@@ -399,6 +409,7 @@ mod tests {
             ("PULL_SCHEDULE", "every minute"),
             ("BACKFILL_DAYS", "0"),
             ("BACKFILL_DAYS", "abc"),
+            ("PULL_OVERLAP_MINUTES", "1"),
             ("BILLING_INCREMENT_MINUTES", "-6"),
             ("WORKER_CONCURRENCY", "0"),
             ("DATABASE_URL", "mysql://x"),

@@ -159,6 +159,9 @@ pub async fn work(
         queues: services.queues.clone(),
         settings: jobs::tasks::JobSettings {
             redis_prefix: config.redis_prefix.clone(),
+            instance: settings.instance.clone(),
+            pull_schedule: Some(config.pull_schedule.clone()),
+            pull_overlap_minutes: config.pull_overlap_minutes,
             backfill_days: config.backfill_days,
             increment_minutes: config.billing_increment_minutes,
         },

@@ -40,6 +40,38 @@ pub struct Stats {
     pub entries_written: usize,
 }
 
+/// Which meetings and calls of a window count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Backfill (rule 9): those that *started* in the window.
+    Started,
+    /// Scheduled pull: those that started **or ended** in the window, so a meeting longer than
+    /// the overlap, whose report appears only after it ended, is still caught. Zoom is asked
+    /// for one more day before the window for that reason.
+    Touched,
+}
+
+impl Mode {
+    fn includes(
+        self,
+        start: DateTime<Utc>,
+        end: Option<DateTime<Utc>>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> bool {
+        billables::in_window(start, from, to)
+            || (self == Self::Touched && end.is_some_and(|end| billables::in_window(end, from, to)))
+    }
+
+    /// The first day to ask Zoom for (its `from`/`to` are whole days, by start).
+    fn first_day(self, from: DateTime<Utc>) -> chrono::NaiveDate {
+        match self {
+            Self::Started => from.date_naive(),
+            Self::Touched => (from - TimeDelta::days(1)).date_naive(),
+        }
+    }
+}
+
 /// How long a participant-report fetch may hold the per-meeting lock.
 const FETCH_LOCK: Duration = Duration::from_secs(120);
 
@@ -52,7 +84,7 @@ fn eligible_from(member: &ActiveMember, backfill_days: u32) -> DateTime<Utc> {
     member.opted_in_at - TimeDelta::days(i64::from(backfill_days))
 }
 
-/// Meetings of `member` that started in `[from, to]`.
+/// Meetings of `member` in `[from, to]` (see [`Mode`]).
 #[tracing::instrument(skip_all, fields(member.id = %member.id))]
 pub async fn meetings(
     ctx: &JobContext,
@@ -60,15 +92,18 @@ pub async fn meetings(
     member: &ActiveMember,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    mode: Mode,
 ) -> Result<Stats, SyncError> {
     let mut stats = Stats::default();
     let now = Utc::now();
     let instances: Vec<MeetingInstance> = api
-        .report_meetings(&member.zoom_user_id, from.date_naive(), to.date_naive())
+        .report_meetings(&member.zoom_user_id, mode.first_day(from), to.date_naive())
         .try_collect()
         .await?;
+    let earliest = eligible_from(member, ctx.settings.backfill_days);
     for meeting in instances {
-        if !billables::in_window(meeting.start_time, from, to)
+        if !mode.includes(meeting.start_time, meeting.end_time, from, to)
+            || meeting.start_time < earliest
             || meeting.end_time.is_none_or(|end| end > now)
         {
             continue;
@@ -205,7 +240,7 @@ async fn fetch_and_write(
     Ok(written)
 }
 
-/// Connected calls of `member`'s own history that started in `[from, to]`.
+/// Connected calls of `member`'s own history in `[from, to]` (see [`Mode`]).
 #[tracing::instrument(skip_all, fields(member.id = %member.id))]
 pub async fn calls(
     ctx: &JobContext,
@@ -213,16 +248,22 @@ pub async fn calls(
     member: &ActiveMember,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    mode: Mode,
 ) -> Result<Stats, SyncError> {
     let mut stats = Stats::default();
     let records: Vec<_> = api
-        .call_history(&member.zoom_user_id, from.date_naive(), to.date_naive())
+        .call_history(&member.zoom_user_id, mode.first_day(from), to.date_naive())
         .try_collect()
         .await?;
+    let earliest = eligible_from(member, ctx.settings.backfill_days);
     let mut seen = HashSet::new();
     let entries: Vec<_> = records
         .iter()
-        .filter(|c| seen.insert(c.id.clone()) && billables::in_window(c.start_time, from, to))
+        .filter(|c| {
+            seen.insert(c.id.clone())
+                && c.start_time >= earliest
+                && mode.includes(c.start_time, c.end_time, from, to)
+        })
         .filter_map(|c| billables::call_entry(c, ctx.settings.increment_minutes))
         .collect();
     if entries.is_empty() {

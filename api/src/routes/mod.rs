@@ -3,6 +3,8 @@
 pub mod admin;
 pub mod health;
 pub mod install;
+pub mod integrations;
 pub mod me;
 pub mod ops;
+pub mod pull;
 pub mod webhook;

@@ -497,3 +497,5 @@ pub async fn backfill_done(app: &TestApp, token: &str, timeout: Duration) -> ser
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+pub mod processes;

@@ -39,6 +39,10 @@ pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobEr
     .fetch_optional(&ctx.db)
     .await?;
     let Some(window) = window else {
+        // A removal deletes the windows of the backfills it cancels.
+        if no_longer_wanted(&ctx, job.member_id).await? {
+            return Ok(());
+        }
         return Err(permanent("backfill window does not exist"));
     };
     if window.done_at.is_some() {
@@ -73,9 +77,42 @@ pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobEr
 
     let result = match window.source.as_str() {
         "zoom_meeting" => {
-            sync::meetings(&ctx, &api, &member, window.window_from, window.window_to).await
+            sync::meetings(
+                &ctx,
+                &api,
+                &member,
+                window.window_from,
+                window.window_to,
+                sync::Mode::Started,
+            )
+            .await
         }
-        _ => sync::calls(&ctx, &api, &member, window.window_from, window.window_to).await,
+        _ => {
+            sync::calls(
+                &ctx,
+                &api,
+                &member,
+                window.window_from,
+                window.window_to,
+                sync::Mode::Started,
+            )
+            .await
+        }
+    };
+    let result = match result {
+        // Removal or opt-out while Zoom was being read (a removal also revokes the grant, so
+        // this is often a 401/invalid_grant): the window ends quietly, the backfill cancelled.
+        Err(e) if no_longer_wanted(&ctx, job.member_id).await? => {
+            tracing::info!(error = %e, "the member or account is no longer active: window abandoned");
+            cancel(
+                &ctx,
+                job.backfill_id,
+                "the member or account is no longer active",
+            )
+            .await?;
+            return Ok(());
+        }
+        other => other,
     };
     let stats = match result {
         Ok(stats) => stats,
@@ -93,6 +130,11 @@ pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobEr
     };
 
     let mut tx = ctx.db.begin().await?;
+    // The backfill before its window: the order a removal locks them in (no deadlock).
+    sqlx::query("select 1 from backfills where id = $1 for no key update")
+        .bind(job.backfill_id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("update backfill_windows set done_at = now() where backfill_id = $1 and window_no = $2 and done_at is null")
         .bind(job.backfill_id)
         .bind(job.window_no)
@@ -128,4 +170,21 @@ async fn fail(ctx: &JobContext, backfill_id: uuid::Uuid, error: &str) -> Result<
     .execute(&ctx.db)
     .await?;
     Ok(())
+}
+
+/// Whether the member opted out or the account was removed since the job was queued (a
+/// `needs_reauth` account is not this: its backfill fails visibly).
+async fn no_longer_wanted(ctx: &JobContext, member_id: uuid::Uuid) -> Result<bool, sqlx::Error> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "select m.status, a.status from members m left join accounts a on a.id = m.account_id where m.id = $1",
+    )
+    .bind(member_id)
+    .fetch_optional(&ctx.db)
+    .await?;
+    Ok(match row {
+        Some((member, account)) => {
+            member != "active" || account.as_deref().is_none_or(|a| a == "removed")
+        }
+        None => true,
+    })
 }

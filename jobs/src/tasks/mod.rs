@@ -6,6 +6,7 @@
 pub mod backfill_member;
 pub mod backfill_window;
 pub mod install_account;
+pub mod pull_account;
 pub mod teardown_account;
 
 use apalis::prelude::Monitor;
@@ -36,6 +37,11 @@ pub struct JobContext {
 #[derive(Clone, Debug)]
 pub struct JobSettings {
     pub redis_prefix: String,
+    /// This process start's unique name (see `WorkerSettings::instance`).
+    pub instance: String,
+    /// Scheduled pulls; `None` runs no scheduler in this process.
+    pub pull_schedule: Option<cron::Schedule>,
+    pub pull_overlap_minutes: u32,
     pub backfill_days: u32,
     pub increment_minutes: u32,
 }
@@ -65,6 +71,17 @@ pub fn monitor(settings: &WorkerSettings, ctx: JobContext) -> Monitor {
         ctx.clone(),
         backfill_window::run,
     );
+    let monitor = register::<PullAccount, _, _, _>(
+        monitor,
+        redis.clone(),
+        settings,
+        ctx.clone(),
+        pull_account::run,
+    );
+    let monitor = match ctx.settings.pull_schedule.clone() {
+        Some(schedule) => crate::schedule::register(monitor, schedule, ctx.clone()),
+        None => monitor,
+    };
     register::<TeardownAccount, _, _, _>(monitor, redis, settings, ctx, teardown_account::run)
 }
 
@@ -138,8 +155,15 @@ impl Job for PullAccount {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TeardownAccount {
     pub account_id: Uuid,
-    /// Who asked: `zoom:app_deauthorized` or `operator`.
+    /// Who asked: `zoom:app_deauthorized` or `operator` (see `removal::Reason`).
     pub reason: String,
+    /// The installation the removal was asked for (`accounts.installed_at` then): if the
+    /// account was installed again before the job ran, the new installation stays.
+    #[serde(default)]
+    pub installed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Zoom's `app_deauthorized` event, when Zoom asked: the Data Compliance call needs it.
+    #[serde(default)]
+    pub deauthorization: Option<crate::removal::Deauthorization>,
 }
 
 impl Job for TeardownAccount {
