@@ -102,15 +102,21 @@ pub async fn opt_in(
     };
 
     let mut tx = db.begin().await?;
-    let (member_id, previous): (Uuid, Option<String>) = sqlx::query_as(
-        "with old as (select status from members where billables_user_id = $1 for update) \
-         insert into members (billables_user_id, email, account_id, zoom_user_id, status, opted_in_at) \
+    // The status before this opt-in, read (and locked) on its own: a `for update` CTE read in
+    // the upsert's RETURNING sees the row the upsert itself just changed, and yields nothing.
+    let previous: Option<String> =
+        sqlx::query_scalar("select status from members where billables_user_id = $1 for update")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let member_id: Uuid = sqlx::query_scalar(
+        "insert into members (billables_user_id, email, account_id, zoom_user_id, status, opted_in_at) \
          values ($1, $2, $3, $4, 'active', $5) \
          on conflict (billables_user_id) do update set email = excluded.email, account_id = excluded.account_id, \
              zoom_user_id = excluded.zoom_user_id, status = 'active', \
              opted_in_at = case when members.status = 'active' then members.opted_in_at else excluded.opted_in_at end, \
              opted_out_at = null, updated_at = now() \
-         returning id, (select status from old)",
+         returning id",
     )
     .bind(user_id)
     .bind(email.as_str())
@@ -120,10 +126,11 @@ pub async fn opt_in(
     .fetch_one(&mut *tx)
     .await?;
 
-    if previous.as_deref() == Some("active")
-        && let Some(latest) = members::latest_backfill(db, member_id).await?
-        && latest.state != "failed"
-        && latest.state != "cancelled"
+    // Already active: keep the backfill that ran or runs. A queued or running one also wins
+    // when a concurrent first opt-in of the same user created it (at most one per member).
+    if let Some(latest) = members::latest_backfill(db, member_id).await?
+        && (matches!(latest.state.as_str(), "queued" | "running")
+            || (previous.as_deref() == Some("active") && latest.state == "done"))
     {
         tx.commit().await?;
         return Ok(latest.job_id.unwrap_or_default());

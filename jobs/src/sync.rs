@@ -176,13 +176,20 @@ async fn meeting_once(
             break;
         }
     }
-    let result = fetch_and_write(ctx, api, account_id, meeting).await;
+    // Whoever held the lock before us may have finished between our first look and our lock.
+    let result = match covered(ctx, account_id, &meeting.uuid, member_id).await {
+        Ok(true) => Ok(None),
+        Ok(false) => fetch_and_write(ctx, api, account_id, meeting)
+            .await
+            .map(Some),
+        Err(e) => Err(e.into()),
+    };
     // Release only our own lock.
     let current: Option<String> = redis.get(&lock_key).await.unwrap_or(None);
     if current.as_deref() == Some(token.as_str()) {
         let _: Result<(), _> = redis.del(&lock_key).await;
     }
-    result.map(|written| (true, written))
+    result.map(|written| written.map_or((false, 0), |written| (true, written)))
 }
 
 async fn fetch_and_write(

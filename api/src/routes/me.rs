@@ -31,11 +31,28 @@ pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The `GET /v1/me/zoom` body.
+/// The `GET /v1/me/zoom` body. `message` is a sentence for people; clients branch on `status`.
 pub(crate) fn status_json(status: &membership::ZoomStatus) -> Value {
+    let message = match (status.status, status.account_status.as_deref()) {
+        ("disabled", Some("removed")) => {
+            "Your IT admin removed the Billables app from your company's Zoom account: no new \
+             entries are created. The entries you already have stay. Once the app is installed \
+             again you can activate Zoom again."
+        }
+        ("disabled", _) => "Zoom is disabled for your account.",
+        ("active", _) => "Zoom is active: the meetings and calls you take part in become entries.",
+        ("opted_out", _) => {
+            "You turned Zoom off: no new entries are created. The entries you already have stay."
+        }
+        ("available", _) => {
+            "Your company installed the Billables app in Zoom: activate it to get entries for your meetings and calls."
+        }
+        _ => "Waiting for your IT admin to install the Billables app in Zoom.",
+    };
     json!({
         "status": status.status,
         "account_status": status.account_status,
+        "message": message,
         "backfill": status.backfill.as_ref().map(|b| json!({
             "state": b.state,
             "done": b.done,
@@ -111,10 +128,12 @@ fn parse_time(name: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, 
     )))
 }
 
+/// The cursor keeps `started_at` at full precision: a truncated time would skip the entries
+/// between it and the true value.
 fn encode_cursor(b: &Billable) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
         "{}|{}",
-        rfc3339(b.started_at),
+        b.started_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         b.id
     ))
 }
@@ -180,10 +199,12 @@ async fn list(
         .as_deref()
         .map(|t| parse_time("to", t, true))
         .transpose()?;
+    // `to` is exclusive here (a date already moved to the next midnight): an empty or
+    // reversed range is a mistake, e.g. `from=2026-12-02&to=2026-12-01`.
     if let (Some(f), Some(t)) = (from, to)
-        && f > t
+        && f >= t
     {
-        return Err(ApiError::BadRequest("from must not be after to".into()));
+        return Err(ApiError::BadRequest("from must be before to".into()));
     }
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let limit = query.limit.unwrap_or(50);

@@ -499,3 +499,4 @@ pub async fn backfill_done(app: &TestApp, token: &str, timeout: Duration) -> ser
 }
 
 pub mod processes;
+pub mod workers;
