@@ -6,9 +6,15 @@ use subtle::ConstantTimeEq;
 
 use crate::{ApiError, AppState};
 
-/// Billables staff and operators: `Authorization: Bearer {ADMIN_API_TOKEN}`.
+/// Billables staff and operators: `Authorization: Bearer {ADMIN_API_TOKEN}`, or an
+/// operator's browser signed in at `/ops/login` (see [`OperatorSession`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Admin;
+
+/// Put in a request's extensions by the operator-session middleware (`routes::ops::auth`)
+/// when it carries a valid session cookie and, for unsafe methods, comes from our own origin.
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorSession;
 
 /// The bearer token of a request, if any.
 pub fn bearer(parts: &Parts) -> Option<&str> {
@@ -28,6 +34,9 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<OperatorSession>().is_some() {
+            return Ok(Admin);
+        }
         let expected = state.settings.admin_api_token.expose_secret().as_bytes();
         match bearer(parts) {
             Some(given) if bool::from(given.as_bytes().ct_eq(expected)) => Ok(Admin),

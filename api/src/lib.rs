@@ -3,6 +3,8 @@
 
 pub mod error;
 pub mod extract;
+pub mod metrics;
+pub mod openapi;
 pub mod pages;
 pub mod routes;
 pub mod state;
@@ -49,6 +51,9 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    metrics::install();
+    let operator_session =
+        axum::middleware::from_fn_with_state(state.clone(), routes::ops::auth::session);
     Router::new()
         .merge(routes::health::router())
         .merge(routes::admin::router())
@@ -58,8 +63,10 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::webhook::router())
         .merge(routes::ops::router())
         .merge(routes::pull::router())
+        .merge(routes::removal::router())
         .fallback(error::not_found)
         .with_state(state)
+        .layer(operator_session)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -7,7 +7,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use base64::Engine as _;
-use jobs::crypto::TokenKey;
+use jobs::{crypto::TokenKey, zoom::RateLimits};
 use secrecy::SecretString;
 use url::Url;
 
@@ -39,6 +39,8 @@ pub struct Config {
     pub zoom_webhook_secret_token: SecretString,
     pub zoom_oauth_base_url: Url,
     pub zoom_api_base_url: Option<Url>,
+    /// The budget of the shared Zoom rate limiter (`ZOOM_RATE_LIMIT_PLAN`).
+    pub zoom_rate_limits: RateLimits,
     pub token_key: TokenKey,
     pub admin_api_token: SecretString,
     pub user_jwt: UserJwtConfig,
@@ -208,6 +210,22 @@ impl Config {
             .get("ZOOM_API_BASE_URL")
             .map(|v| parse_url("ZOOM_API_BASE_URL", &v).map(trim_base))
             .transpose()?;
+        // Zoom's limits depend on the account's plan; the limiter is sized to one plan for
+        // every account this deployment serves (the smallest plan among them is the safe pick).
+        let zoom_rate_limits = match vars
+            .get("ZOOM_RATE_LIMIT_PLAN")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("business") => RateLimits::business(),
+            Some("pro") => RateLimits::pro(),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "ZOOM_RATE_LIMIT_PLAN",
+                    reason: format!("expected business or pro, got {other:?}"),
+                });
+            }
+        };
 
         let key_b64 = required(
             vars,
@@ -314,6 +332,7 @@ impl Config {
             zoom_webhook_secret_token,
             zoom_oauth_base_url,
             zoom_api_base_url,
+            zoom_rate_limits,
             token_key,
             admin_api_token,
             user_jwt,
@@ -415,6 +434,7 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("REDIS_URL", "http://x"),
             ("LOG_FORMAT", "xml"),
+            ("ZOOM_RATE_LIMIT_PLAN", "free"),
             ("ADMIN_API_TOKEN", "short"),
         ];
         for (var, value) in cases {
@@ -426,6 +446,29 @@ mod tests {
                 "{var}={value}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn rate_limit_plan_defaults_to_business_and_accepts_pro() {
+        assert_eq!(
+            load(&base()).expect("valid").zoom_rate_limits,
+            RateLimits::business()
+        );
+        for value in ["pro", " Pro "] {
+            let mut map = base();
+            map.insert("ZOOM_RATE_LIMIT_PLAN", value.to_owned());
+            assert_eq!(
+                load(&map).expect("valid").zoom_rate_limits,
+                RateLimits::pro(),
+                "{value:?}"
+            );
+        }
+        let mut map = base();
+        map.insert("ZOOM_RATE_LIMIT_PLAN", "business".to_owned());
+        assert_eq!(
+            load(&map).expect("valid").zoom_rate_limits,
+            RateLimits::business()
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use api::{ApiSettings, AppState};
 use jobs::{
     queue::Queues,
     worker::WorkerSettings,
-    zoom::{RateLimiter, RateLimits, ZoomClient, ZoomConfig},
+    zoom::{RateLimiter, ZoomClient, ZoomConfig},
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::PgPool;
@@ -100,7 +100,7 @@ pub fn zoom_client(config: &Config, redis: &ConnectionManager) -> anyhow::Result
     Ok(client.with_rate_limiter(RateLimiter::new(
         redis.clone(),
         config.redis_prefix.clone(),
-        RateLimits::default(),
+        config.zoom_rate_limits.clone(),
     )))
 }
 

@@ -160,6 +160,8 @@ async fn a_worker_picks_up_an_enqueued_job_from_redis(db: PgPool) {
         .enqueue(TeardownAccount {
             account_id: account,
             reason: "operator".into(),
+            installed_at: None,
+            deauthorization: None,
         })
         .await
         .expect("enqueued");

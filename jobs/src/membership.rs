@@ -109,6 +109,15 @@ pub async fn opt_in(
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?;
+    // Re-check the account under a lock (member, then account: the order teardown and entry
+    // writes use): a removal that committed since the first look wins.
+    let account_now: Option<String> = sqlx::query_scalar("select status from accounts where id = $1 for share")
+        .bind(account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if account_now.as_deref() != Some("active") {
+        return Err(OptInError::NotInstalled(domain.to_string()));
+    }
     let member_id: Uuid = sqlx::query_scalar(
         "insert into members (billables_user_id, email, account_id, zoom_user_id, status, opted_in_at) \
          values ($1, $2, $3, $4, 'active', $5) \

@@ -3,16 +3,15 @@
 //!
 //! Meetings: the member's meeting report (hosted or joined) for the covering days, filtered
 //! by start time; for each ended instance the participant report is fetched **once** for the
-//! whole account (a Redis lock makes concurrent jobs wait for the first fetch) and serves
+//! whole account (a leased Redis lock makes concurrent jobs wait for the first fetch) and serves
 //! every active member whose window includes it; `meeting_coverage` records who it was checked
 //! for. Calls: the member's own call history. Every write re-checks, in its transaction, that
 //! member and account are still active (rule 7).
 
-use std::{collections::HashSet, time::Duration};
+use std::{collections::HashSet, sync::LazyLock, time::Duration};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt as _;
-use redis::AsyncCommands as _;
 use uuid::Uuid;
 
 use crate::{
@@ -72,8 +71,31 @@ impl Mode {
     }
 }
 
-/// How long a participant-report fetch may hold the per-meeting lock.
-const FETCH_LOCK: Duration = Duration::from_secs(120);
+/// Lifetime of the per-meeting fetch lock unless its holder renews it (every third of it,
+/// while the fetch runs). A holder that dies (kill -9, OOM) blocks the meeting for at most
+/// this long; with a fixed 120 s lock, a dead holder stalled every backfill that needed the
+/// meeting for two minutes.
+const LOCK_LEASE: Duration = Duration::from_secs(10);
+/// The longest a job waits for another job's fetch (whose lease is being renewed) before it
+/// fetches the report itself; a second fetch is harmless, only wasteful.
+const LOCK_WAIT: Duration = Duration::from_secs(300);
+
+/// Extends the lock's lease if we still hold it. KEYS: lock; ARGV: token, lease ms.
+static RENEW_LOCK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0",
+    )
+});
+/// Deletes the lock if we still hold it. KEYS: lock; ARGV: token.
+static RELEASE_LOCK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+    )
+});
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 fn identity(member: &ActiveMember) -> Identity {
     Identity::new(member.zoom_user_id.clone(), member.zoom_email.as_deref())
@@ -159,7 +181,7 @@ async fn meeting_once(
             .arg(&token)
             .arg("NX")
             .arg("PX")
-            .arg(u64::try_from(FETCH_LOCK.as_millis()).unwrap_or(u64::MAX))
+            .arg(millis(LOCK_LEASE))
             .query_async::<Option<String>>(&mut redis)
             .await?
             .is_some();
@@ -172,23 +194,46 @@ async fn meeting_once(
         if covered(ctx, account_id, &meeting.uuid, member_id).await? {
             return Ok((false, 0));
         }
-        if waited > FETCH_LOCK {
+        if waited > LOCK_WAIT {
             break;
         }
     }
     // Whoever held the lock before us may have finished between our first look and our lock.
-    let result = match covered(ctx, account_id, &meeting.uuid, member_id).await {
-        Ok(true) => Ok(None),
-        Ok(false) => fetch_and_write(ctx, api, account_id, meeting)
-            .await
-            .map(Some),
-        Err(e) => Err(e.into()),
+    let work = async {
+        match covered(ctx, account_id, &meeting.uuid, member_id).await {
+            Ok(true) => Ok(None),
+            Ok(false) => fetch_and_write(ctx, api, account_id, meeting)
+                .await
+                .map(Some),
+            Err(e) => Err(e.into()),
+        }
+    };
+    tokio::pin!(work);
+    let every = LOCK_LEASE / 3;
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            _ = renew.tick() => {
+                // Best effort: a lapsed lease only lets another job fetch the report too.
+                let renewed: Result<i64, _> = RENEW_LOCK
+                    .key(&lock_key)
+                    .arg(&token)
+                    .arg(millis(LOCK_LEASE))
+                    .invoke_async(&mut redis)
+                    .await;
+                if let Err(e) = renewed {
+                    tracing::debug!(error = %e, "could not renew the participant-report lock");
+                }
+            }
+        }
     };
     // Release only our own lock.
-    let current: Option<String> = redis.get(&lock_key).await.unwrap_or(None);
-    if current.as_deref() == Some(token.as_str()) {
-        let _: Result<(), _> = redis.del(&lock_key).await;
-    }
+    let _: Result<i64, _> = RELEASE_LOCK
+        .key(&lock_key)
+        .arg(&token)
+        .invoke_async(&mut redis)
+        .await;
     result.map(|written| written.map_or((false, 0), |written| (true, written)))
 }
 

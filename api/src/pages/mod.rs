@@ -2,6 +2,8 @@
 //! scripts, no third-party assets.
 
 pub mod install;
+pub mod integrations;
+pub mod ops;
 
 use axum::{
     http::StatusCode,
@@ -27,6 +29,11 @@ code { background:#f1f3f7; padding: 1px 5px; border-radius: 4px; }
 
 /// The page frame: title, styles, and `body`.
 pub fn layout(title: &str, body: Markup) -> Markup {
+    layout_with_head(title, html! {}, body)
+}
+
+/// The page frame with extra `head` content (a page's own styles, a refresh).
+pub fn layout_with_head(title: &str, head: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -35,6 +42,7 @@ pub fn layout(title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Billables AI for Zoom" }
                 style { (maud::PreEscaped(STYLE)) }
+                (head)
             }
             body {
                 main {
@@ -48,7 +56,16 @@ pub fn layout(title: &str, body: Markup) -> Markup {
 
 /// A full page with a status code.
 pub fn page(status: StatusCode, title: &str, body: Markup) -> Response {
-    let mut response = (status, Html(layout(title, body).into_string())).into_response();
+    page_with_head(status, title, html! {}, body)
+}
+
+/// A full page with a status code and extra `head` content.
+pub fn page_with_head(status: StatusCode, title: &str, head: Markup, body: Markup) -> Response {
+    let mut response = (
+        status,
+        Html(layout_with_head(title, head, body).into_string()),
+    )
+        .into_response();
     response.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),

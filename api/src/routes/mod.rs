@@ -7,4 +7,5 @@ pub mod integrations;
 pub mod me;
 pub mod ops;
 pub mod pull;
+pub mod removal;
 pub mod webhook;

@@ -52,6 +52,17 @@ pub async fn run(job: BackfillMember, ctx: Data<JobContext>) -> Result<(), JobEr
         }
     }
     let mut tx = ctx.db.begin().await?;
+    // The backfill before its windows (the order a removal locks them in), and only while it
+    // may still run: a removal that committed first leaves no windows behind.
+    let state: Option<String> =
+        sqlx::query_scalar("select state from backfills where id = $1 for no key update")
+            .bind(job.backfill_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if !matches!(state.as_deref(), Some("queued" | "running")) {
+        tracing::info!(state = ?state, "backfill ended before it was planned");
+        return Ok(());
+    }
     for (window_no, (source, from, to)) in windows.iter().enumerate() {
         sqlx::query(
             "insert into backfill_windows (backfill_id, window_no, source, window_from, window_to) \

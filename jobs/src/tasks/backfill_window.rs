@@ -2,11 +2,14 @@
 //! then marks the window done and recounts the backfill's progress, once, even if the job
 //! runs twice.
 
+use std::time::Duration;
+
 use apalis::prelude::Data;
 use chrono::{DateTime, Utc};
 
 use super::{BackfillWindow, JobContext, backfill_member::cancel, install_account::zoom_failure};
 use crate::{
+    removal,
     store::{accounts, members, tokens::DbTokenSource},
     sync::{self, SyncError},
     worker::{JobError, permanent},
@@ -40,7 +43,7 @@ pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobEr
     .await?;
     let Some(window) = window else {
         // A removal deletes the windows of the backfills it cancels.
-        if no_longer_wanted(&ctx, job.member_id).await? {
+        if no_longer_wanted(&ctx, job.member_id, Duration::ZERO).await? {
             return Ok(());
         }
         return Err(permanent("backfill window does not exist"));
@@ -102,7 +105,7 @@ pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobEr
     let result = match result {
         // Removal or opt-out while Zoom was being read (a removal also revokes the grant, so
         // this is often a 401/invalid_grant): the window ends quietly, the backfill cancelled.
-        Err(e) if no_longer_wanted(&ctx, job.member_id).await? => {
+        Err(e) if no_longer_wanted(&ctx, job.member_id, grace_for(&e)).await? => {
             tracing::info!(error = %e, "the member or account is no longer active: window abandoned");
             cancel(
                 &ctx,
@@ -172,19 +175,39 @@ async fn fail(ctx: &JobContext, backfill_id: uuid::Uuid, error: &str) -> Result<
     Ok(())
 }
 
-/// Whether the member opted out or the account was removed since the job was queued (a
-/// `needs_reauth` account is not this: its backfill fails visibly).
-async fn no_longer_wanted(ctx: &JobContext, member_id: uuid::Uuid) -> Result<bool, sqlx::Error> {
-    let row: Option<(String, Option<String>)> = sqlx::query_as(
-        "select m.status, a.status from members m left join accounts a on a.id = m.account_id where m.id = $1",
-    )
-    .bind(member_id)
-    .fetch_optional(&ctx.db)
-    .await?;
-    Ok(match row {
-        Some((member, account)) => {
-            member != "active" || account.as_deref().is_none_or(|a| a == "removed")
+/// How long a failed window waits for a removal to show up before it counts as failed: a
+/// dead grant is usually the removal's revocation, with the webhook a moment behind.
+fn grace_for(e: &SyncError) -> Duration {
+    match e {
+        SyncError::Zoom(e) if e.needs_reauth() => removal::DEAD_GRANT_GRACE,
+        _ => Duration::ZERO,
+    }
+}
+
+/// Whether the member opted out or the account was removed since the job was queued, or is
+/// within `grace` (a `needs_reauth` account is not this: its backfill fails visibly).
+async fn no_longer_wanted(
+    ctx: &JobContext,
+    member_id: uuid::Uuid,
+    grace: Duration,
+) -> Result<bool, sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "select m.status, a.status from members m left join accounts a on a.id = m.account_id where m.id = $1",
+        )
+        .bind(member_id)
+        .fetch_optional(&ctx.db)
+        .await?;
+        let gone = match row {
+            Some((member, account)) => {
+                member != "active" || account.as_deref().is_none_or(|a| a == "removed")
+            }
+            None => true,
+        };
+        if gone || tokio::time::Instant::now() >= deadline {
+            return Ok(gone);
         }
-        None => true,
-    })
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

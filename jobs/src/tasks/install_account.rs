@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::{InstallAccount, JobContext};
 use crate::{
+    removal,
     store::{accounts, audit, tokens::DbTokenSource},
     worker::{JobError, permanent},
     zoom::ZoomError,
@@ -46,7 +47,20 @@ pub async fn run(job: InstallAccount, ctx: Data<JobContext>) -> Result<(), JobEr
     let started = Utc::now();
     let users: Vec<_> = match api.users().try_collect().await {
         Ok(users) => users,
-        Err(e) => return Err(zoom_failure(&ctx, account.id, e).await),
+        Err(e) => {
+            // Removed while Zoom was being read (the removal revoked the grant, so this is
+            // usually a 401/invalid_grant): nothing left to onboard, and nothing failed.
+            let grace = if e.needs_reauth() {
+                removal::DEAD_GRANT_GRACE
+            } else {
+                std::time::Duration::ZERO
+            };
+            if removal::removed_within(&ctx.db, account.id, grace).await? {
+                tracing::info!(error = %e, "account was removed during onboarding: nothing to do");
+                return Ok(());
+            }
+            return Err(zoom_failure(&ctx, account.id, e).await);
+        }
     };
 
     let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();

@@ -168,8 +168,15 @@ pub struct TeardownAccount {
 
 impl Job for TeardownAccount {
     const NAME: &'static str = "teardown_account";
+    /// One job per installation and asker: a reinstall gets a new `installed_at`, so removing
+    /// it again is a new job, while a duplicate delivery of the same event is not.
     fn idempotency_key(&self) -> Option<String> {
-        Some(format!("teardown:{}", self.account_id))
+        Some(format!(
+            "teardown:{}:{}:{}",
+            self.account_id,
+            self.installed_at.map_or(0, |t| t.timestamp_micros()),
+            self.reason
+        ))
     }
 }
 

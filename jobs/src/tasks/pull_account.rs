@@ -14,6 +14,7 @@ use sqlx::Row as _;
 use super::{JobContext, PullAccount, install_account::zoom_failure};
 use crate::{
     billables::Source,
+    removal,
     store::{accounts, members, tokens::DbTokenSource},
     sync::{self, Mode, SyncError},
     worker::JobError,
@@ -70,6 +71,17 @@ pub async fn run(job: PullAccount, ctx: Data<JobContext>) -> Result<(), JobError
         return Ok(());
     }
     let result = pull(&ctx, &account).await;
+    // Zoom revokes the grant just before it tells us the app was removed: a dead grant met
+    // during a removal ends the pull quietly instead of failing it.
+    if let Err(SyncError::Zoom(e)) = &result
+        && e.needs_reauth()
+        && removal::removed_within(&ctx.db, account.id, removal::DEAD_GRANT_GRACE).await?
+    {
+        finish(&mut conn, run_id, "skipped_inactive", 0, 0, Some("the app was removed during the pull")).await?;
+        let _ = sqlx::query("select pg_advisory_unlock($1, $2)").bind(LOCK_NAMESPACE).bind(key).execute(&mut *conn).await;
+        tracing::info!("pull cancelled: the account was removed");
+        return Ok(());
+    }
     let outcome = match &result {
         Ok((members, written)) => {
             sqlx::query("update accounts set last_pull_at = now(), last_error = null, updated_at = now() where id = $1")
@@ -162,17 +174,22 @@ async fn pull(ctx: &JobContext, account: &accounts::Account) -> Result<(usize, u
                 }
             };
             written += stats.entries_written;
-            // Entries up to `now` are committed: the watermark may move there.
-            sqlx::query(
-                "insert into pull_watermarks (member_id, source, watermark) values ($1, $2, $3) \
-                 on conflict (member_id, source) do update set watermark = greatest(pull_watermarks.watermark, excluded.watermark), \
-                     updated_at = now()",
-            )
-            .bind(member.id)
-            .bind(source.as_str())
-            .bind(now)
-            .execute(&ctx.db)
-            .await?;
+            // Entries up to `now` are committed: the watermark may move there, while the member
+            // is still active (a teardown deletes watermarks; this must not bring them back).
+            let mut tx = ctx.db.begin().await?;
+            if members::lock_if_active(&mut tx, member.id).await? {
+                sqlx::query(
+                    "insert into pull_watermarks (member_id, source, watermark) values ($1, $2, $3) \
+                     on conflict (member_id, source) do update \
+                     set watermark = greatest(pull_watermarks.watermark, excluded.watermark), updated_at = now()",
+                )
+                .bind(member.id)
+                .bind(source.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
         }
     }
     Ok((members.len(), written))
