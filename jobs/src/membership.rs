@@ -111,10 +111,11 @@ pub async fn opt_in(
             .await?;
     // Re-check the account under a lock (member, then account: the order teardown and entry
     // writes use): a removal that committed since the first look wins.
-    let account_now: Option<String> = sqlx::query_scalar("select status from accounts where id = $1 for share")
-        .bind(account_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let account_now: Option<String> =
+        sqlx::query_scalar("select status from accounts where id = $1 for share")
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     if account_now.as_deref() != Some("active") {
         return Err(OptInError::NotInstalled(domain.to_string()));
     }

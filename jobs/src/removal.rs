@@ -146,7 +146,9 @@ pub async fn request_teardown(
         installed_at,
         deauthorization,
     };
-    let key = job.idempotency_key().expect("teardown jobs always have a key");
+    let key = job
+        .idempotency_key()
+        .expect("teardown jobs always have a key");
     let pushed = queues.push(job, PushOptions::default()).await?;
     // A duplicate push is dropped by the queue; the key remembers the job that won.
     let claimed = format!(

@@ -77,8 +77,20 @@ pub async fn run(job: PullAccount, ctx: Data<JobContext>) -> Result<(), JobError
         && e.needs_reauth()
         && removal::removed_within(&ctx.db, account.id, removal::DEAD_GRANT_GRACE).await?
     {
-        finish(&mut conn, run_id, "skipped_inactive", 0, 0, Some("the app was removed during the pull")).await?;
-        let _ = sqlx::query("select pg_advisory_unlock($1, $2)").bind(LOCK_NAMESPACE).bind(key).execute(&mut *conn).await;
+        finish(
+            &mut conn,
+            run_id,
+            "skipped_inactive",
+            0,
+            0,
+            Some("the app was removed during the pull"),
+        )
+        .await?;
+        let _ = sqlx::query("select pg_advisory_unlock($1, $2)")
+            .bind(LOCK_NAMESPACE)
+            .bind(key)
+            .execute(&mut *conn)
+            .await;
         tracing::info!("pull cancelled: the account was removed");
         return Ok(());
     }
