@@ -16,6 +16,8 @@ pub struct ApiSettings {
     pub zoom_webhook_secret_token: SecretString,
     pub user_jwt: UserJwt,
     pub backfill_days: u32,
+    /// `PULL_SCHEDULE`, to show operators when the next pull runs.
+    pub pull_schedule: Option<cron::Schedule>,
 }
 
 /// How user tokens of the main Billables app are checked.

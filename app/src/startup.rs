@@ -121,6 +121,7 @@ pub fn api_state(config: &Config, services: &Services) -> anyhow::Result<AppStat
                 audience: config.user_jwt.audience.clone(),
             },
             backfill_days: config.backfill_days,
+            pull_schedule: Some(config.pull_schedule.clone()),
         },
     ))
 }

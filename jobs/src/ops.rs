@@ -784,32 +784,6 @@ pub async fn members(
     .await
 }
 
-/// When the scheduler fires next, estimated from the ticks recorded in `pull_runs`: the
-/// newest tick plus the shortest gap between the last few ticks (the schedule's period).
-/// `None` until two ticks were seen.
-pub async fn next_scheduled_pull(
-    db: &sqlx::PgPool,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    let ticks: Vec<i64> = sqlx::query_scalar(
-        "select distinct tick from pull_runs where tick is not null order by tick desc limit 4",
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(next_tick_estimate(&ticks, now.timestamp()).and_then(from_unix))
-}
-
-fn next_tick_estimate(ticks_desc: &[i64], now: i64) -> Option<i64> {
-    let period = ticks_desc
-        .windows(2)
-        .map(|w| w[0] - w[1])
-        .filter(|gap| *gap > 0)
-        .min()?;
-    let last = *ticks_desc.first()?;
-    let behind = (now - last).max(0);
-    Some(last + (behind / period + 1) * period)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -832,14 +806,6 @@ mod tests {
         );
         assert_eq!(result_error(Some(&r#"{"Ok":null}"#.to_owned())), None);
         assert_eq!(result_error(None), None);
-    }
-
-    #[test]
-    fn the_next_tick_follows_the_recent_period() {
-        assert_eq!(next_tick_estimate(&[900, 0], 1000), Some(1800));
-        assert_eq!(next_tick_estimate(&[1800, 900, 0], 1799), Some(2700));
-        assert_eq!(next_tick_estimate(&[1800, 900], 5000), Some(5400));
-        assert_eq!(next_tick_estimate(&[900], 1000), None);
     }
 
     #[test]

@@ -529,7 +529,7 @@ pub struct AccountView {
     pub members_total: i64,
     pub installed_at: Option<String>,
     pub removed_at: Option<String>,
-    /// The next scheduled pull (estimated from the scheduler's recent ticks), for active accounts.
+    /// The next scheduled pull (the next tick of `PULL_SCHEDULE`), for active accounts.
     pub next_pull_at: Option<String>,
     pub last_pull: Option<LastPullView>,
     pub backfills: BackfillCounts,
@@ -570,7 +570,11 @@ pub(crate) fn account_view(a: &AccountHealth, next_pull: Option<DateTime<Utc>>) 
 }
 
 pub(crate) async fn accounts(state: &AppState) -> Result<Vec<AccountView>, ApiError> {
-    let next = ops::next_scheduled_pull(&state.db, Utc::now()).await?;
+    let next = state
+        .settings
+        .pull_schedule
+        .as_ref()
+        .and_then(|s| jobs::schedule::next_tick(s, Utc::now()));
     Ok(ops::accounts(&state.db)
         .await?
         .iter()
@@ -656,7 +660,11 @@ pub(crate) async fn account_detail(
     let not_found = || ApiError::NotFound(format!("no account with id {id:?}"));
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
     let account = ops::account(&state.db, id).await?.ok_or_else(not_found)?;
-    let next = ops::next_scheduled_pull(&state.db, Utc::now()).await?;
+    let next = state
+        .settings
+        .pull_schedule
+        .as_ref()
+        .and_then(|s| jobs::schedule::next_tick(s, Utc::now()));
     let members = ops::members(&state.db, id).await?;
     Ok(AccountDetailView {
         account: account_view(&account, next),
