@@ -73,7 +73,7 @@ ZOOM_OAUTH_BASE_URL=$SIM
 TOKEN_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
 ADMIN_API_TOKEN=demo-admin-$(head -c 12 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')
 USER_JWT_SECRET=demo-jwt-$(head -c 12 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')
-PULL_SCHEDULE=*/5 * * * * *
+PULL_SCHEDULE="*/5 * * * * *"
 BACKFILL_DAYS=30
 ENV
 set -a; . "$state/env"; set +a
@@ -151,7 +151,8 @@ step "9. Two professionals opt in on their integrations page: $ann_email and $bo
 for who in ann bob; do
   tok_var="${who}_token"; tok="${!tok_var}"
   job=$(curl -fsS -X POST "$API/v1/me/zoom/opt-in" -H "Authorization: Bearer $tok" | json 'd["job_id"]')
-  say "$who opted in; backfill job $job"
+  email_var="${who}_email"
+  say "${!email_var} opted in; backfill job $job"
 done
 ok "opt-ins accepted"
 
@@ -161,27 +162,30 @@ for who in ann bob; do
   last=""
   for _ in $(seq 1 600); do
     s=$(me "$tok" /v1/me/zoom)
-    progress=$(echo "$s" | json 'f"{d[\"backfill\"][\"state\"]} {d[\"backfill\"][\"done\"]}/{d[\"backfill\"][\"total\"]}" if d["backfill"] else "none"')
-    [ "$progress" != "$last" ] && say "$who: backfill $progress windows" && last=$progress
+    progress=$(echo "$s" | json '"%s %s/%s" % (d["backfill"]["state"], d["backfill"]["done"], d["backfill"]["total"]) if d["backfill"] else "none"')
+    email_var="${who}_email"
+    [ "$progress" != "$last" ] && say "${!email_var}: backfill $progress windows" && last=$progress
     [ "${progress%% *}" = "done" ] && break
     sleep 0.2
   done
-  [ "${progress%% *}" = "done" ] || fail "$who's backfill did not finish ($progress)"
+  [ "${progress%% *}" = "done" ] || fail "the backfill of ${!email_var} did not finish ($progress)"
 done
 ok "backfills done"
 
 entries_table() { # token, title
-  me "$1" "/v1/me/billables?limit=200" | python3 -c '
-import json, sys
-d = json.load(sys.stdin); items = d["items"]
+  DATA=$(me "$1" "/v1/me/billables?limit=200") python3 - "$2" <<'PY'
+import json, os, sys
+items = json.loads(os.environ["DATA"])["items"]
 total = sum(i["billed_minutes"] for i in items)
-meetings = sum(1 for i in items if i["source"] == "zoom_meeting"); calls = len(items) - meetings
-print(f"  {sys.argv[1]}: {len(items)} entries ({meetings} meetings, {calls} calls), {total} billed minutes = {total/60:.1f} h")
-print(f"    {\"date\":<17} {\"title\":<40} {\"minutes\":>7}")
+meetings = sum(1 for i in items if i["source"] == "zoom_meeting")
+calls = len(items) - meetings
+print(f"  {sys.argv[1]}: {len(items)} entries ({meetings} meetings, {calls} calls), {total} billed minutes = {total / 60:.1f} h")
+print("    %-17s %-40s %7s" % ("date (UTC)", "title", "minutes"))
 for i in items[:8]:
-    print(f"    {i[\"started_at\"][:16].replace(\"T\",\" \"):<17} {i[\"title\"][:40]:<40} {i[\"billed_minutes\"]:>7}")
-if len(items) > 8: print(f"    … and {len(items) - 8} more")
-' "$2"
+    print("    %-17s %-40s %7d" % (i["started_at"][:16].replace("T", " "), i["title"][:40], i["billed_minutes"]))
+if len(items) > 8:
+    print(f"    … and {len(items) - 8} more")
+PY
 }
 
 step "11. Their entries (newest first; minutes rounded up to 6-minute increments)"
@@ -198,7 +202,7 @@ say "status: $cat_status, entries: $cat_items; members stored: $(psql "$DATABASE
 [ "$cat_items" = "0" ] || fail "a user who did not opt in has entries"
 ok "nothing for people who did not opt in"
 
-step "13. A new meeting ends (Ann and Bob, 25 minutes); the scheduled pull picks it up"
+step "13. A new meeting ends ($ann_email and $bob_email, 25 minutes); the scheduled pull picks it up"
 meeting=$(curl -fsS -X POST "$SIM/_sim/companies/$zoom_account/meetings" -H 'content-type: application/json' -d "{
   \"topic\":\"Acme — contract review\",\"host_id\":\"$(user_id 3)\",\"participants\":[
    {\"user_id\":\"$(user_id 3)\",\"join_offset_secs\":0,\"leave_offset_secs\":1500},
@@ -207,12 +211,14 @@ uuid=$(echo "$meeting" | json 'd["uuid"]')
 say "meeting $uuid ended just now; waiting for the next tick of PULL_SCHEDULE ($PULL_SCHEDULE)"
 found=""
 for _ in $(seq 1 100); do
-  found=$(me "$ann_token" "/v1/me/billables?limit=5" | python3 -c "import json,sys; d=json.load(sys.stdin); print(next((f'{i[\"title\"]}: {i[\"billed_minutes\"]} min' for i in d['items'] if i['external_id']=='$uuid'), ''))")
+  found=$(DATA=$(me "$ann_token" "/v1/me/billables?limit=5") UUID="$uuid" python3 -c 'import json, os
+items = json.loads(os.environ["DATA"])["items"]
+print(next(("%s: %s min" % (i["title"], i["billed_minutes"]) for i in items if i["external_id"] == os.environ["UUID"]), ""))')
   [ -n "$found" ] && break
   sleep 0.2
 done
 [ -n "$found" ] || fail "the scheduled pull did not pick up the new meeting"
-say "Ann's new entry — $found"
+say "new entry of $ann_email — $found"
 ok "picked up by the scheduled pull"
 
 step "14. The IT admin removes the app in the Zoom App Marketplace"
@@ -224,7 +230,7 @@ for _ in $(seq 1 100); do
   [ "$status" = "removed" ] && break; sleep 0.2
 done
 [ "$status" = "removed" ] || fail "the account was not torn down (status $status)"
-say "account removed; tokens stored: $(psql "$DATABASE_URL" -Atc 'select count(*) from oauth_tokens'); Ann sees: $(me "$ann_token" /v1/me/zoom | json 'd["status"] + " (account " + str(d["account_status"]) + ")"')"
+say "account removed; tokens stored: $(psql "$DATABASE_URL" -Atc 'select count(*) from oauth_tokens'); $ann_email sees: $(me "$ann_token" /v1/me/zoom | json 'd["status"] + " (account " + str(d["account_status"]) + ")"')"
 ok "teardown done: integration disabled for every user, tokens revoked and deleted"
 
 step "15. After removal, nothing more is written"
