@@ -12,6 +12,15 @@ demo-stop:
 test *ARGS:
     scripts/test.sh {{ARGS}}
 
+# Benchmarks beside same-run baselines: target/bench/summary.json and a table (~1-2 min + build).
+bench *ARGS:
+    scripts/bench.sh {{ARGS}}
+
+# The fault scenario (kill -9, Redis restart, 429 storms, 5xx) checked against the ground truth:
+# target/chaos/summary.json, a table, exit 0 only if every check held (~2 min + build).
+chaos *ARGS:
+    scripts/chaos.sh {{ARGS}}
+
 # Make sure Postgres and Redis answer (installing them when missing).
 services:
     scripts/setup-services.sh

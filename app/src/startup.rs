@@ -167,7 +167,16 @@ pub async fn work(
             increment_minutes: config.billing_increment_minutes,
         },
     };
-    let monitor = jobs::tasks::monitor(&settings, ctx).shutdown_timeout(config.shutdown_timeout);
+    let monitor = jobs::tasks::monitor(&settings, ctx)
+        .shutdown_timeout(config.shutdown_timeout)
+        // A queue worker ends when its backend fails (e.g. Redis restarts: "Failed to poll
+        // backend"); without a restart the process stays up but never runs a job again.
+        // Restarted workers get a fresh name (the restart count is part of it), and Redis'
+        // connection manager paces reconnects, so a long outage does not spin.
+        .should_restart(|worker, error| {
+            tracing::warn!(worker = worker.name(), restarts = worker.restarts(), %error, "queue worker failed; restarting it");
+            true
+        });
     tracing::info!(instance = %settings.instance, concurrency = settings.concurrency, "workers started");
     monitor
         .run_with_signal(async move {

@@ -33,6 +33,8 @@ pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Missed heartbeats after which another worker re-queues a dead worker's jobs (~15 s).
 pub const MISSED_HEARTBEATS: usize = 3;
+/// Attempts of one push before the enqueue fails (see [`Queues::push`]).
+const PUSH_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 #[error("could not enqueue {job}: {source}")]
@@ -106,24 +108,39 @@ impl Queues {
 
     /// Pushes one job and returns its id (a ULID). The job's own idempotency key applies
     /// unless `options` names another.
+    ///
+    /// A failed push is tried again twice, shortly after: the first command on a connection
+    /// Redis dropped (a restart, a failover) fails while the connection manager reconnects, and
+    /// an opt-in should not answer 503 for that. Each attempt pushes the same task id (and
+    /// idempotency key), so a push that landed although its answer was lost is not duplicated.
     pub async fn push<J: Job>(&self, job: J, options: PushOptions) -> Result<String, EnqueueError> {
         let id = Ulid::generate();
         let key = options.idempotency_key.or_else(|| job.idempotency_key());
-        let mut builder = TaskBuilder::new(job).task_id(TaskId::from_ulid(id));
-        if let Some(key) = key {
-            builder = builder.idempotency_key(key);
-        }
-        if let Some(delay) = options.delay {
-            builder = builder.run_after(delay);
-        }
         let mut storage = storage::<J>(self.conn.clone(), &self.prefix);
-        storage
-            .push_task(builder.build())
-            .await
-            .map_err(|e| EnqueueError {
-                job: J::NAME,
-                source: Box::new(e),
-            })?;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let mut builder = TaskBuilder::new(job.clone()).task_id(TaskId::from_ulid(id));
+            if let Some(key) = &key {
+                builder = builder.idempotency_key(key.clone());
+            }
+            if let Some(delay) = options.delay {
+                builder = builder.run_after(delay);
+            }
+            match storage.push_task(builder.build()).await {
+                Ok(()) => break,
+                Err(e) if attempt < PUSH_ATTEMPTS => {
+                    tracing::debug!(job = J::NAME, attempt, error = %e, "enqueue failed, trying again");
+                    tokio::time::sleep(Duration::from_millis(200) * attempt).await;
+                }
+                Err(e) => {
+                    return Err(EnqueueError {
+                        job: J::NAME,
+                        source: Box::new(e),
+                    });
+                }
+            }
+        }
         tracing::debug!(job = J::NAME, job.id = %id, "enqueued");
         Ok(id.to_string())
     }

@@ -36,10 +36,18 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let postgres = check(async { sqlx::query("select 1").execute(&state.db).await.map(|_| ()) });
     let mut conn = state.redis.clone();
     let redis = check(async move {
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .map(|_| ())
+        // The first command on a connection Redis dropped (a restart, a failover) fails while
+        // the connection manager reconnects: only a second failure means Redis is down.
+        match redis::cmd("PING").query_async::<String>(&mut conn).await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .map(|_| ())
+            }
+        }
     });
     let (postgres, redis) = tokio::join!(postgres, redis);
 
