@@ -9,7 +9,6 @@ use common::{
     all_billables, backfill_done, count, install_company, sim_company, spawn_with_sim, user_token,
 };
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
 fn time(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v.as_str().expect("time"))
@@ -88,8 +87,9 @@ fn entry_rows(items: &[Value]) -> BTreeSet<Row> {
         .collect()
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn opted_in_users_get_exactly_what_they_attended(db: PgPool) {
+#[tokio::test]
+async fn opted_in_users_get_exactly_what_they_attended() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn_with_sim(db.clone(), true).await;
     let company = sim_company(
         &app.http,

@@ -305,8 +305,9 @@ async fn sim_with(app_overrides: &[(&'static str, &str)], db: PgPool) -> (TestAp
     (app, sim)
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn a_worker_killed_mid_backfill_loses_and_doubles_nothing(db: PgPool) {
+#[tokio::test]
+async fn a_worker_killed_mid_backfill_loses_and_doubles_nothing() {
+    let (db, _db) = common::db::migrated().await;
     const DAYS: i64 = 14;
     let (app, sim) = sim_with(&[("BACKFILL_DAYS", "14")], db).await;
     let company = sim_company(
@@ -420,8 +421,9 @@ async fn a_worker_killed_mid_backfill_loses_and_doubles_nothing(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn jobs_queued_before_a_redis_restart_all_run(db: PgPool) {
+#[tokio::test]
+async fn jobs_queued_before_a_redis_restart_all_run() {
+    let (db, _db) = common::db::migrated().await;
     const DAYS: i64 = 7;
     let mut redis = OwnRedis::start();
     let url = redis.url();
@@ -497,10 +499,9 @@ async fn jobs_queued_before_a_redis_restart_all_run(db: PgPool) {
     redis.stop();
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn storms_of_429_and_5xx_answers_change_no_entry_and_the_rate_stays_under_the_limit(
-    db: PgPool,
-) {
+#[tokio::test]
+async fn storms_of_429_and_5xx_answers_change_no_entry_and_the_rate_stays_under_the_limit() {
+    let (db, _db) = common::db::migrated().await;
     const DAYS: i64 = 14;
     // A Pro account: Heavy 10 requests per second on both sides.
     let (app, sim) = sim_with(

@@ -125,8 +125,9 @@ fn database_url_of(db: &PgPool) -> String {
     format!("{server}/{name}")
 }
 
-#[sqlx::test(migrations = false)]
-async fn migrate_creates_the_schema_and_is_idempotent(db: PgPool) {
+#[tokio::test]
+async fn migrate_creates_the_schema_and_is_idempotent() {
+    let (db, _db) = common::db::empty().await;
     let dir = tempfile::tempdir().expect("dir");
     let url = database_url_of(&db);
     for _ in 0..2 {
@@ -167,8 +168,9 @@ async fn migrate_creates_the_schema_and_is_idempotent(db: PgPool) {
     }
 }
 
-#[sqlx::test(migrations = false)]
-async fn all_serves_then_stops_on_sigterm(db: PgPool) {
+#[tokio::test]
+async fn all_serves_then_stops_on_sigterm() {
+    let (db, _db) = common::db::empty().await;
     let dir = tempfile::tempdir().expect("dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("port")

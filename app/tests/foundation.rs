@@ -11,8 +11,9 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn healthz_and_readyz_answer_200_when_everything_is_up(db: PgPool) {
+#[tokio::test]
+async fn healthz_and_readyz_answer_200_when_everything_is_up() {
+    let (db, _db) = common::db::migrated().await;
     let app = spawn_app_with(db, Options::default()).await;
     let health = app
         .http
@@ -36,8 +37,9 @@ async fn healthz_and_readyz_answer_200_when_everything_is_up(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn readyz_names_redis_when_it_is_down_and_recovers(db: PgPool) {
+#[tokio::test]
+async fn readyz_names_redis_when_it_is_down_and_recovers() {
+    let (db, _db) = common::db::migrated().await;
     let mut redis = OwnRedis::start();
     let app = spawn_app_with(
         db,
@@ -89,8 +91,9 @@ async fn readyz_names_redis_when_it_is_down_and_recovers(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn readyz_names_postgres_when_it_is_unreachable(db: PgPool) {
+#[tokio::test]
+async fn readyz_names_postgres_when_it_is_unreachable() {
+    let (db, _db) = common::db::migrated().await;
     let app = spawn_app_with(db.clone(), Options::default()).await;
     db.close().await;
     let down = app
@@ -106,8 +109,9 @@ async fn readyz_names_postgres_when_it_is_unreachable(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn unknown_routes_answer_json_404(db: PgPool) {
+#[tokio::test]
+async fn unknown_routes_answer_json_404() {
+    let (db, _db) = common::db::migrated().await;
     let app = spawn_app_with(db, Options::default()).await;
     let response = app
         .http
@@ -142,8 +146,9 @@ async fn insert_account(db: &PgPool, status: &str) -> Uuid {
     id
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn a_worker_picks_up_an_enqueued_job_from_redis(db: PgPool) {
+#[tokio::test]
+async fn a_worker_picks_up_an_enqueued_job_from_redis() {
+    let (db, _db) = common::db::migrated().await;
     let app = spawn_app(db.clone()).await;
     let account = insert_account(&db, "active").await;
     sqlx::query(
@@ -191,8 +196,9 @@ async fn a_worker_picks_up_an_enqueued_job_from_redis(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn shutdown_stops_accepting_and_finishes(db: PgPool) {
+#[tokio::test]
+async fn shutdown_stops_accepting_and_finishes() {
+    let (db, _db) = common::db::migrated().await;
     let app = spawn_app(db).await;
     let url = app.url("/healthz");
     let http = app.http.clone();
@@ -205,8 +211,9 @@ async fn shutdown_stops_accepting_and_finishes(db: PgPool) {
     );
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn schema_enforces_the_rules(db: PgPool) {
+#[tokio::test]
+async fn schema_enforces_the_rules() {
+    let (db, _db) = common::db::migrated().await;
     let account = insert_account(&db, "active").await;
     let bad_status =
         sqlx::query("insert into accounts (zoom_account_id, status) values ('x', 'deleted')")

@@ -30,8 +30,9 @@ async fn nothing_stored(db: &PgPool) {
     );
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn link_to_active_account_with_every_zoom_user(db: PgPool) {
+#[tokio::test]
+async fn link_to_active_account_with_every_zoom_user() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn_with_sim(db.clone(), true).await;
     let company = sim_company(
         &app.http,
@@ -150,8 +151,9 @@ async fn link_to_active_account_with_every_zoom_user(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn install_job_is_idempotent_and_reinstall_reuses_the_row(db: PgPool) {
+#[tokio::test]
+async fn install_job_is_idempotent_and_reinstall_reuses_the_row() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn_with_sim(db.clone(), true).await;
     sim_company(
         &app.http,
@@ -220,8 +222,9 @@ async fn install_job_is_idempotent_and_reinstall_reuses_the_row(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn bad_states_and_links_get_clear_pages_and_store_nothing(db: PgPool) {
+#[tokio::test]
+async fn bad_states_and_links_get_clear_pages_and_store_nothing() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn_with_sim(db.clone(), true).await;
     sim_company(
         &app.http,
@@ -325,8 +328,9 @@ async fn bad_states_and_links_get_clear_pages_and_store_nothing(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn an_admin_of_another_domain_is_refused_and_nothing_is_kept(db: PgPool) {
+#[tokio::test]
+async fn an_admin_of_another_domain_is_refused_and_nothing_is_kept() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn_with_sim(db.clone(), true).await;
     let company = sim_company(
         &app.http,
@@ -378,8 +382,9 @@ async fn an_admin_of_another_domain_is_refused_and_nothing_is_kept(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn admin_routes_check_the_token_and_the_domain(db: PgPool) {
+#[tokio::test]
+async fn admin_routes_check_the_token_and_the_domain() {
+    let (db, _db) = common::db::migrated().await;
     let (app, _sim) = spawn_with_sim(db.clone(), false).await;
     let url = app.url("/v1/admin/install-links");
     let none = app

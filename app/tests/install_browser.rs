@@ -8,10 +8,10 @@ use std::time::Duration;
 use common::{Browser, eventually, install_link, sim_company, spawn_with_sim};
 use fantoccini::Locator;
 use serde_json::json;
-use sqlx::PgPool;
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn admin_installs_by_clicking_the_real_button(db: PgPool) {
+#[tokio::test]
+async fn admin_installs_by_clicking_the_real_button() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn_with_sim(db.clone(), true).await;
     sim_company(
         &app.http,

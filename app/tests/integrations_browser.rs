@@ -83,8 +83,9 @@ fn location(response: &reqwest::Response) -> &str {
         .expect("location")
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn page_signs_in_with_a_token_and_refuses_forged_forms(db: PgPool) {
+#[tokio::test]
+async fn page_signs_in_with_a_token_and_refuses_forged_forms() {
+    let (db, _db) = common::db::migrated().await;
     let app = spawn_app_with(db.clone(), Options::default()).await;
     let ann = user_token("user-ann", "ann@acme.test");
 
@@ -234,8 +235,9 @@ async fn page_signs_in_with_a_token_and_refuses_forged_forms(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn no_zoom_user_with_that_address_gets_a_clear_message(db: PgPool) {
+#[tokio::test]
+async fn no_zoom_user_with_that_address_gets_a_clear_message() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = app_with_sim(db.clone(), 2).await;
     sim_company(
         &app.http,
@@ -281,8 +283,9 @@ async fn sim_faults(app: &TestApp, sim: &zoom_sim::SimHandle, body: Option<Value
     assert!(request.send().await.expect("faults").status().is_success());
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn user_activates_zoom_in_a_real_browser(db: PgPool) {
+#[tokio::test]
+async fn user_activates_zoom_in_a_real_browser() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = app_with_sim(db.clone(), 10).await;
     let company = sim_company(
         &app.http,

@@ -19,7 +19,6 @@ use jobs::{
 use ops_support::{api_counts, page_counts, redis_counts, sign_in};
 use reqwest::{Method, StatusCode, header};
 use serde_json::Value;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 async fn get_json(app: &TestApp, path: &str) -> Value {
@@ -46,8 +45,9 @@ async fn post_json(app: &TestApp, path: &str) -> (StatusCode, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn without_credentials_every_ops_route_answers_401_and_pages_go_to_the_login(db: PgPool) {
+#[tokio::test]
+async fn without_credentials_every_ops_route_answers_401_and_pages_go_to_the_login() {
+    let (db, _db) = common::db::migrated().await;
     let app = spawn_app_with(db, Options::default()).await;
     let account = Uuid::new_v4();
     let api = [
@@ -324,8 +324,9 @@ async fn without_credentials_every_ops_route_answers_401_and_pages_go_to_the_log
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn queue_counts_in_the_api_and_on_the_page_equal_redis_with_two_worker_sets(db: PgPool) {
+#[tokio::test]
+async fn queue_counts_in_the_api_and_on_the_page_equal_redis_with_two_worker_sets() {
+    let (db, _db) = common::db::migrated().await;
     let app = spawn_app(db).await;
     let second = spawn_workers(&app);
     let cookie = sign_in(&app).await;
@@ -620,8 +621,9 @@ async fn page(app: &TestApp, cookie: &str, path: &str) -> String {
     response.text().await.expect("html")
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn openapi_is_a_valid_document_of_every_json_route(db: PgPool) {
+#[tokio::test]
+async fn openapi_is_a_valid_document_of_every_json_route() {
+    let (db, _db) = common::db::migrated().await;
     let app = spawn_app_with(db, Options::default()).await;
     let response = app
         .http

@@ -14,7 +14,6 @@ use common::{
 };
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
 async fn text_of(client: &Client, css: &str) -> String {
     client
@@ -48,8 +47,9 @@ async fn queue(app: &TestApp, name: &str) -> Value {
         .expect("json")
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn an_operator_sees_a_failing_backfill_retries_the_job_and_it_succeeds(db: PgPool) {
+#[tokio::test]
+async fn an_operator_sees_a_failing_backfill_retries_the_job_and_it_succeeds() {
+    let (db, _db) = common::db::migrated().await;
     let _ = tracing_subscriber::fmt()
         .with_env_filter("info,jobs=debug,apalis_core=debug,apalis_redis=debug")
         .with_test_writer()

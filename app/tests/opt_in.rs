@@ -142,8 +142,9 @@ fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn opt_in_needs_an_installed_company_and_a_zoom_user(db: PgPool) {
+#[tokio::test]
+async fn opt_in_needs_an_installed_company_and_a_zoom_user() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = app_with_sim(db.clone(), 10).await;
     let company = sim_company(
         &app.http,
@@ -216,8 +217,9 @@ fn signed(claims: &Value, secret: &str) -> String {
     .expect("sign")
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn user_routes_refuse_missing_and_bad_tokens(db: PgPool) {
+#[tokio::test]
+async fn user_routes_refuse_missing_and_bad_tokens() {
+    let (db, _db) = common::db::migrated().await;
     let app = spawn_app_with(db, Options::default()).await;
     let now = Utc::now().timestamp();
     let bad_tokens = [
@@ -281,8 +283,9 @@ async fn user_routes_refuse_missing_and_bad_tokens(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn opt_out_stops_new_entries_and_opting_in_again_adds_no_duplicate(db: PgPool) {
+#[tokio::test]
+async fn opt_out_stops_new_entries_and_opting_in_again_adds_no_duplicate() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = app_with_sim(db.clone(), 10).await;
     let company = installed_company(&app, &sim).await;
     let account = company["account_id"].as_str().expect("account");
@@ -374,8 +377,9 @@ async fn opt_out_stops_new_entries_and_opting_in_again_adds_no_duplicate(db: PgP
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn edited_and_dismissed_entries_survive_re_pulls(db: PgPool) {
+#[tokio::test]
+async fn edited_and_dismissed_entries_survive_re_pulls() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = app_with_sim(db.clone(), 10).await;
     let company = installed_company(&app, &sim).await;
     let (ann, bob) = (token_of(&company, 2), token_of(&company, 3));
@@ -444,8 +448,9 @@ async fn edited_and_dismissed_entries_survive_re_pulls(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn listing_pages_and_filters_and_edits_are_validated(db: PgPool) {
+#[tokio::test]
+async fn listing_pages_and_filters_and_edits_are_validated() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = app_with_sim(db.clone(), 10).await;
     let company = installed_company(&app, &sim).await;
     let ann = token_of(&company, 2);
@@ -643,8 +648,9 @@ fn entry_rows(items: &[Value]) -> BTreeSet<Row> {
         .collect()
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn two_worker_sets_and_duplicated_jobs_write_each_entry_once(db: PgPool) {
+#[tokio::test]
+async fn two_worker_sets_and_duplicated_jobs_write_each_entry_once() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = app_with_sim(db.clone(), 10).await;
     let company = sim_company(
         &app.http,

@@ -12,7 +12,6 @@ use common::{
     sim_company, spawn_app_with, spawn_with_sim, user_token,
 };
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
 async fn sim_post(http: &reqwest::Client, url: String, body: Value) -> Value {
     let response = http.post(url).json(&body).send().await.expect("sim");
@@ -20,8 +19,9 @@ async fn sim_post(http: &reqwest::Client, url: String, body: Value) -> Value {
     response.json().await.expect("json")
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn two_workers_pull_each_account_once_per_tick_and_catch_new_and_late_reports(db: PgPool) {
+#[tokio::test]
+async fn two_workers_pull_each_account_once_per_tick_and_catch_new_and_late_reports() {
+    let (db, _db) = common::db::migrated().await;
     let sim = zoom_sim::spawn(zoom_sim::SimConfig::default())
         .await
         .expect("sim");
@@ -193,8 +193,9 @@ async fn two_workers_pull_each_account_once_per_tick_and_catch_new_and_late_repo
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn inactive_accounts_are_not_pulled_and_the_operator_api_says_why(db: PgPool) {
+#[tokio::test]
+async fn inactive_accounts_are_not_pulled_and_the_operator_api_says_why() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn_with_sim(db.clone(), true).await;
     sim_company(
         &app.http,

@@ -247,8 +247,9 @@ async fn assert_untouched(db: &PgPool, id: Uuid) {
     assert_eq!(audits(db, "account.removed").await, 0);
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn forged_stale_and_malformed_webhooks_change_nothing(db: PgPool) {
+#[tokio::test]
+async fn forged_stale_and_malformed_webhooks_change_nothing() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn(db.clone(), true).await;
     let company = sim_company(
         &app.http,
@@ -341,8 +342,9 @@ async fn forged_stale_and_malformed_webhooks_change_nothing(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn url_validation_and_duplicate_requests(db: PgPool) {
+#[tokio::test]
+async fn url_validation_and_duplicate_requests() {
+    let (db, _db) = common::db::migrated().await;
     // No workers: whatever is queued stays in the queue to be counted.
     let (app, _sim) = spawn(db.clone(), false).await;
     let now = Utc::now().timestamp();
@@ -426,8 +428,9 @@ async fn url_validation_and_duplicate_requests(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn removal_during_running_backfills_commits_nothing_afterwards(db: PgPool) {
+#[tokio::test]
+async fn removal_during_running_backfills_commits_nothing_afterwards() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn(db.clone(), true).await;
     let company = sim_company(
         &app.http,
@@ -608,8 +611,9 @@ async fn removal_during_running_backfills_commits_nothing_afterwards(db: PgPool)
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn operator_removal_then_reinstall_and_opt_in_again(db: PgPool) {
+#[tokio::test]
+async fn operator_removal_then_reinstall_and_opt_in_again() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn(db.clone(), true).await;
     let company = sim_company(
         &app.http,

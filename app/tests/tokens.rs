@@ -26,8 +26,9 @@ async fn active_account(db: &PgPool) -> Uuid {
     .expect("the account became active")
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn two_workers_refreshing_at_once_cause_exactly_one_refresh(db: PgPool) {
+#[tokio::test]
+async fn two_workers_refreshing_at_once_cause_exactly_one_refresh() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn_with_sim(db.clone(), true).await;
     sim_company(
         &app.http,
@@ -130,8 +131,9 @@ async fn two_workers_refreshing_at_once_cause_exactly_one_refresh(db: PgPool) {
     app.stop().await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn token_strings_appear_nowhere_in_a_dump_or_the_logs(db: PgPool) {
+#[tokio::test]
+async fn token_strings_appear_nowhere_in_a_dump_or_the_logs() {
+    let (db, _db) = common::db::migrated().await;
     let sim = zoom_sim::spawn(zoom_sim::SimConfig::default())
         .await
         .expect("sim");
@@ -287,8 +289,9 @@ async fn token_strings_appear_nowhere_in_a_dump_or_the_logs(db: PgPool) {
     common::delete_prefix(&prefix).await;
 }
 
-#[sqlx::test(migrator = "jobs::store::MIGRATOR")]
-async fn a_dead_grant_marks_the_account_needs_reauth(db: PgPool) {
+#[tokio::test]
+async fn a_dead_grant_marks_the_account_needs_reauth() {
+    let (db, _db) = common::db::migrated().await;
     let (app, sim) = spawn_with_sim(db.clone(), true).await;
     let company = sim_company(
         &app.http,

@@ -1,5 +1,5 @@
 //! The test harness every integration test reuses: a database per test (from
-//! `#[sqlx::test]`), a Redis key prefix per test, and the real app (API and workers) spawned
+//! `common::db`), a Redis key prefix per test, and the real app (API and workers) spawned
 //! in-process on a random port.
 
 #![allow(
@@ -500,3 +500,5 @@ pub async fn backfill_done(app: &TestApp, token: &str, timeout: Duration) -> ser
 
 pub mod processes;
 pub mod workers;
+
+pub mod db;
