@@ -8,82 +8,20 @@
 
 mod common;
 
-use std::{collections::BTreeSet, time::Duration};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{
     Options, OwnRedis, TestApp, all_billables, backfill_done, count, eventually, install_company,
     processes::{spawn_process, stop_process},
-    sim_company, spawn_app_with, user_token,
+    sim_company, spawn_app_with,
+    truth::{entry_rows, truth_rows},
+    user_token,
     workers::spawn_workers,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use zoom_sim::{Category, FaultSpec, SimConfig, SimHandle};
-
-/// (source, external id, started_at, duration_seconds, billed_minutes) with 6-minute rounding.
-type Row = (String, String, String, i64, i64);
-
-fn time(v: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.as_str().expect("time"))
-        .expect("rfc3339")
-        .with_timezone(&Utc)
-}
-
-fn rounded(seconds: i64) -> i64 {
-    (seconds + 359) / 360 * 6
-}
-
-/// The simulator's ground truth for `user` among meetings and calls that started in
-/// `[from, to]`, in the shape of our entries.
-async fn truth_rows(
-    http: &reqwest::Client,
-    sim: &SimHandle,
-    account: &str,
-    user: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> BTreeSet<Row> {
-    let truth: Value = http
-        .get(format!(
-            "{}/_sim/truth/{account}?user_id={user}",
-            sim.base_url()
-        ))
-        .send()
-        .await
-        .expect("truth")
-        .json()
-        .await
-        .expect("json");
-    let mut rows = BTreeSet::new();
-    for m in truth["meetings"].as_array().expect("meetings") {
-        let start = time(&m["meeting_start_time"]);
-        if start >= from && start <= to {
-            let seconds = m["duration_seconds"].as_i64().expect("d");
-            rows.insert((
-                "zoom_meeting".into(),
-                m["uuid"].as_str().expect("uuid").into(),
-                m["start_time"].as_str().expect("s").into(),
-                seconds,
-                rounded(seconds),
-            ));
-        }
-    }
-    for c in truth["calls"].as_array().expect("calls") {
-        let start = time(&c["start_time"]);
-        if start >= from && start <= to {
-            let seconds = c["duration_seconds"].as_i64().expect("d");
-            rows.insert((
-                "zoom_call".into(),
-                c["id"].as_str().expect("id").into(),
-                c["answer_time"].as_str().expect("a").into(),
-                seconds,
-                rounded(seconds),
-            ));
-        }
-    }
-    rows
-}
 
 /// A user who opted in, and when (the backfill window is `[opt-in − days, opt-in]`).
 struct OptedIn {
@@ -152,18 +90,7 @@ async fn assert_entries_equal_truth(
     }
     for user in users {
         let items = all_billables(app, &user.token).await;
-        let got: BTreeSet<Row> = items
-            .iter()
-            .map(|i| {
-                (
-                    i["source"].as_str().expect("source").into(),
-                    i["external_id"].as_str().expect("id").into(),
-                    i["started_at"].as_str().expect("started").into(),
-                    i["duration_seconds"].as_i64().expect("d"),
-                    i["billed_minutes"].as_i64().expect("m"),
-                )
-            })
-            .collect();
+        let got = entry_rows(&items);
         assert_eq!(got.len(), items.len(), "{}: an entry twice", user.email);
         let days = TimeDelta::days(backfill_days);
         let want = truth_rows(

@@ -13,7 +13,10 @@ use std::{
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{
     JWT_SECRET, Options, TestApp, all_billables, backfill_done, count, eventually, install_company,
-    sim_company, spawn_app_with, user_token, workers::spawn_workers,
+    sim_company, spawn_app_with,
+    truth::{entry_rows, truth_rows},
+    user_token,
+    workers::spawn_workers,
 };
 use jobs::{
     queue::PushOptions,
@@ -565,89 +568,6 @@ async fn listing_pages_and_filters_and_edits_are_validated() {
     app.stop().await;
 }
 
-/// (source, external id, started_at, duration_seconds, billed_minutes) with 6-minute rounding.
-type Row = (String, String, String, i64, i64);
-
-fn rounded(seconds: i64) -> i64 {
-    (seconds + 359) / 360 * 6
-}
-
-fn parse_time(v: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.as_str().expect("time"))
-        .expect("rfc3339")
-        .with_timezone(&Utc)
-}
-
-/// The simulator's ground truth for `user`: entries of what started in `[from, to]`.
-async fn truth_rows(
-    app: &TestApp,
-    sim: &zoom_sim::SimHandle,
-    account: &str,
-    user: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> BTreeSet<Row> {
-    let truth: Value = app
-        .http
-        .get(format!(
-            "{}/_sim/truth/{account}?user_id={user}",
-            sim.base_url()
-        ))
-        .send()
-        .await
-        .expect("truth")
-        .json()
-        .await
-        .expect("json");
-    let mut rows = BTreeSet::new();
-    for m in truth["meetings"].as_array().expect("meetings") {
-        let start = parse_time(&m["meeting_start_time"]);
-        if start >= from && start <= to {
-            let seconds = m["duration_seconds"].as_i64().expect("duration");
-            let id = m["uuid"].as_str().expect("uuid");
-            let started = m["start_time"].as_str().expect("start");
-            rows.insert((
-                "zoom_meeting".into(),
-                id.into(),
-                started.into(),
-                seconds,
-                rounded(seconds),
-            ));
-        }
-    }
-    for c in truth["calls"].as_array().expect("calls") {
-        let start = parse_time(&c["start_time"]);
-        if start >= from && start <= to {
-            let seconds = c["duration_seconds"].as_i64().expect("duration");
-            let id = c["id"].as_str().expect("id");
-            let answered = c["answer_time"].as_str().expect("answer");
-            rows.insert((
-                "zoom_call".into(),
-                id.into(),
-                answered.into(),
-                seconds,
-                rounded(seconds),
-            ));
-        }
-    }
-    rows
-}
-
-fn entry_rows(items: &[Value]) -> BTreeSet<Row> {
-    items
-        .iter()
-        .map(|i| {
-            (
-                i["source"].as_str().expect("source").into(),
-                i["external_id"].as_str().expect("id").into(),
-                i["started_at"].as_str().expect("started").into(),
-                i["duration_seconds"].as_i64().expect("duration"),
-                i["billed_minutes"].as_i64().expect("minutes"),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn two_worker_sets_and_duplicated_jobs_write_each_entry_once() {
     let (db, _db) = common::db::migrated().await;
@@ -741,7 +661,7 @@ async fn two_worker_sets_and_duplicated_jobs_write_each_entry_once() {
         assert_eq!(got.len(), items.len(), "each entry once");
         let user = zoom_id(&company, *n);
         let want = truth_rows(
-            &app,
+            &app.http,
             &sim,
             &account,
             &user,
@@ -750,7 +670,7 @@ async fn two_worker_sets_and_duplicated_jobs_write_each_entry_once() {
         )
         .await;
         let strict = truth_rows(
-            &app,
+            &app.http,
             &sim,
             &account,
             &user,

@@ -502,3 +502,5 @@ pub mod processes;
 pub mod workers;
 
 pub mod db;
+
+pub mod truth;

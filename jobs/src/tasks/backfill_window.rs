@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::{BackfillWindow, JobContext, backfill_member::cancel, install_account::zoom_failure};
 use crate::{
     removal,
-    store::{accounts, members, tokens::DbTokenSource},
+    store::{accounts, members},
     sync::{self, SyncError},
     worker::{JobError, permanent},
 };
@@ -65,18 +65,7 @@ pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobEr
         return Err(permanent("account vanished"));
     };
     drop(conn);
-    let api_url = account
-        .api_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok());
-    let tokens = DbTokenSource::new(
-        ctx.db.clone(),
-        ctx.token_key.clone(),
-        ctx.zoom.clone(),
-        account.id,
-        api_url,
-    );
-    let api = ctx.zoom.account(&account.zoom_account_id, tokens);
+    let api = ctx.account_api(&account);
 
     let result = match window.source.as_str() {
         "zoom_meeting" => {

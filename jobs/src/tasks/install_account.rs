@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{InstallAccount, JobContext};
 use crate::{
     removal,
-    store::{accounts, audit, tokens::DbTokenSource},
+    store::{accounts, audit},
     worker::{JobError, permanent},
     zoom::ZoomError,
 };
@@ -32,18 +32,7 @@ pub async fn run(job: InstallAccount, ctx: Data<JobContext>) -> Result<(), JobEr
         return Ok(());
     }
 
-    let api_url = account
-        .api_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok());
-    let tokens = DbTokenSource::new(
-        ctx.db.clone(),
-        ctx.token_key.clone(),
-        ctx.zoom.clone(),
-        account.id,
-        api_url,
-    );
-    let api = ctx.zoom.account(&account.zoom_account_id, tokens);
+    let api = ctx.account_api(&account);
     let started = Utc::now();
     let users: Vec<_> = match api.users().try_collect().await {
         Ok(users) => users,

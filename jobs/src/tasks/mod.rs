@@ -33,6 +33,28 @@ pub struct JobContext {
     pub settings: JobSettings,
 }
 
+impl JobContext {
+    /// The Zoom API of `account`, authorised by its stored tokens (refreshed as needed) and
+    /// aimed at its regional host when Zoom named one.
+    pub fn account_api(
+        &self,
+        account: &crate::store::accounts::Account,
+    ) -> crate::zoom::AccountApi {
+        let api_url = account
+            .api_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok());
+        let tokens = crate::store::tokens::DbTokenSource::new(
+            self.db.clone(),
+            self.token_key.clone(),
+            self.zoom.clone(),
+            account.id,
+            api_url,
+        );
+        self.zoom.account(&account.zoom_account_id, tokens)
+    }
+}
+
 /// The configuration the handlers need.
 #[derive(Clone, Debug)]
 pub struct JobSettings {

@@ -15,7 +15,7 @@ use super::{JobContext, PullAccount, install_account::zoom_failure};
 use crate::{
     billables::Source,
     removal,
-    store::{accounts, members, tokens::DbTokenSource},
+    store::{accounts, members},
     sync::{self, Mode, SyncError},
     worker::JobError,
 };
@@ -150,18 +150,7 @@ async fn finish(
 
 /// Pulls every active member; returns (members pulled, entries written).
 async fn pull(ctx: &JobContext, account: &accounts::Account) -> Result<(usize, usize), SyncError> {
-    let api_url = account
-        .api_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok());
-    let tokens = DbTokenSource::new(
-        ctx.db.clone(),
-        ctx.token_key.clone(),
-        ctx.zoom.clone(),
-        account.id,
-        api_url,
-    );
-    let api = ctx.zoom.account(&account.zoom_account_id, tokens);
+    let api = ctx.account_api(account);
     let overlap = TimeDelta::minutes(i64::from(ctx.settings.pull_overlap_minutes));
     let members = members::active_in_account(&ctx.db, account.id).await?;
     let mut written = 0;
