@@ -311,3 +311,50 @@ fn scheduler_context(app: &common::TestApp) -> jobs::tasks::JobContext {
         },
     }
 }
+
+#[tokio::test]
+async fn a_pull_cut_short_by_a_dead_worker_is_closed_by_the_next_one() {
+    let (db, _db) = common::db::migrated().await;
+    let (app, sim) = spawn_with_sim(db.clone(), true).await;
+    sim_company(
+        &app.http,
+        &sim,
+        json!({"domain": "acme.test", "users": 3, "days": 1}),
+    )
+    .await;
+    let account = install_company(&app, "acme.test").await;
+    // What a worker killed mid-pull leaves behind (the advisory lock died with its connection).
+    let stale: i64 =
+        sqlx::query_scalar("insert into pull_runs (account_id, tick) values ($1, 1) returning id")
+            .bind(account)
+            .fetch_one(&db)
+            .await
+            .expect("stale run");
+
+    let accepted = app
+        .http
+        .post(app.url(&format!("/v1/ops/accounts/{account}/pull")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("pull");
+    assert_eq!(accepted.status(), 202);
+    let closed = eventually(Duration::from_secs(15), || async {
+        let (status, error): (String, Option<String>) =
+            sqlx::query_as("select status, error from pull_runs where id = $1")
+                .bind(stale)
+                .fetch_one(&db)
+                .await
+                .ok()?;
+        (status == "failed").then_some(error)
+    })
+    .await
+    .expect("the stale run was closed");
+    assert_eq!(
+        closed.as_deref(),
+        Some("the worker stopped during this pull")
+    );
+    let done = count(&db, "select count(*) from pull_runs where status = 'done'").await;
+    assert!(done >= 1, "the new pull ran");
+    app.stop().await;
+}

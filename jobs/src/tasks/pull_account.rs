@@ -70,6 +70,16 @@ pub async fn run(job: PullAccount, ctx: Data<JobContext>) -> Result<(), JobError
         tracing::info!("pull skipped: previous pull still running");
         return Ok(());
     }
+    // Holding the lock, no other pull of this account runs: a run still marked `running` was
+    // cut short (its worker died, which released the lock) and is closed as failed.
+    sqlx::query(
+        "update pull_runs set status = 'failed', error = 'the worker stopped during this pull', finished_at = now() \
+         where account_id = $1 and status = 'running' and id <> $2",
+    )
+    .bind(account.id)
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await?;
     let result = pull(&ctx, &account).await;
     // Zoom revokes the grant just before it tells us the app was removed: a dead grant met
     // during a removal ends the pull quietly instead of failing it.
