@@ -106,6 +106,22 @@ fn eligible_from(member: &ActiveMember, backfill_days: u32) -> DateTime<Utc> {
     member.opted_in_at - TimeDelta::days(i64::from(backfill_days))
 }
 
+/// `source` of `member` in `[from, to]`: [`meetings`] or [`calls`].
+pub async fn window(
+    ctx: &JobContext,
+    api: &AccountApi,
+    member: &ActiveMember,
+    source: billables::Source,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    mode: Mode,
+) -> Result<Stats, SyncError> {
+    match source {
+        billables::Source::ZoomMeeting => meetings(ctx, api, member, from, to, mode).await,
+        billables::Source::ZoomCall => calls(ctx, api, member, from, to, mode).await,
+    }
+}
+
 /// Meetings of `member` in `[from, to]` (see [`Mode`]).
 #[tracing::instrument(skip_all, fields(member.id = %member.id))]
 pub async fn meetings(

@@ -116,3 +116,22 @@ pub async fn backfill(db: &PgPool, id: Uuid) -> Result<Option<Backfill>, sqlx::E
     .fetch_optional(db)
     .await
 }
+
+/// Ends a queued or running backfill as `failed` or `cancelled` (opt-out, removal), with why.
+pub async fn end_backfill(
+    db: &PgPool,
+    id: Uuid,
+    state: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update backfills set state = $2, last_error = $3, finished_at = now(), updated_at = now() \
+         where id = $1 and state in ('queued', 'running')",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -33,9 +33,10 @@ pub async fn run(job: BackfillMember, ctx: Data<JobContext>) -> Result<(), JobEr
         return Ok(());
     }
     if members::active(&ctx.db, job.member_id).await?.is_none() {
-        cancel(
-            &ctx,
+        members::end_backfill(
+            &ctx.db,
             job.backfill_id,
+            "cancelled",
             "the member or account is no longer active",
         )
         .await?;
@@ -110,22 +111,5 @@ pub async fn run(job: BackfillMember, ctx: Data<JobContext>) -> Result<(), JobEr
             .await?;
     }
     tracing::info!(windows = total, queued = pending.len(), "backfill planned");
-    Ok(())
-}
-
-/// Ends a backfill that can no longer run (opt-out, removal).
-pub(crate) async fn cancel(
-    ctx: &JobContext,
-    backfill_id: uuid::Uuid,
-    reason: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update backfills set state = 'cancelled', last_error = $2, finished_at = now(), updated_at = now() \
-         where id = $1 and state in ('queued', 'running')",
-    )
-    .bind(backfill_id)
-    .bind(reason)
-    .execute(&ctx.db)
-    .await?;
     Ok(())
 }

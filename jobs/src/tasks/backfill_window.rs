@@ -7,8 +7,9 @@ use std::time::Duration;
 use apalis::prelude::Data;
 use chrono::{DateTime, Utc};
 
-use super::{BackfillWindow, JobContext, backfill_member::cancel, install_account::zoom_failure};
+use super::{BackfillWindow, JobContext, install_account::zoom_failure};
 use crate::{
+    billables::Source,
     removal,
     store::{accounts, members},
     sync::{self, SyncError},
@@ -52,9 +53,10 @@ pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobEr
         return Ok(());
     }
     let Some(member) = members::active(&ctx.db, job.member_id).await? else {
-        cancel(
-            &ctx,
+        members::end_backfill(
+            &ctx.db,
             job.backfill_id,
+            "cancelled",
             "the member or account is no longer active",
         )
         .await?;
@@ -67,38 +69,30 @@ pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobEr
     drop(conn);
     let api = ctx.account_api(&account);
 
-    let result = match window.source.as_str() {
-        "zoom_meeting" => {
-            sync::meetings(
-                &ctx,
-                &api,
-                &member,
-                window.window_from,
-                window.window_to,
-                sync::Mode::Started,
-            )
-            .await
-        }
-        _ => {
-            sync::calls(
-                &ctx,
-                &api,
-                &member,
-                window.window_from,
-                window.window_to,
-                sync::Mode::Started,
-            )
-            .await
-        }
+    let source = if window.source == Source::ZoomCall.as_str() {
+        Source::ZoomCall
+    } else {
+        Source::ZoomMeeting
     };
+    let result = sync::window(
+        &ctx,
+        &api,
+        &member,
+        source,
+        window.window_from,
+        window.window_to,
+        sync::Mode::Started,
+    )
+    .await;
     let result = match result {
         // Removal or opt-out while Zoom was being read (a removal also revokes the grant, so
         // this is often a 401/invalid_grant): the window ends quietly, the backfill cancelled.
         Err(e) if no_longer_wanted(&ctx, job.member_id, grace_for(&e)).await? => {
             tracing::info!(error = %e, "the member or account is no longer active: window abandoned");
-            cancel(
-                &ctx,
+            members::end_backfill(
+                &ctx.db,
                 job.backfill_id,
+                "cancelled",
                 "the member or account is no longer active",
             )
             .await?;
@@ -114,7 +108,8 @@ pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobEr
                 .downcast_ref::<apalis::prelude::AbortError>()
                 .is_some()
             {
-                fail(&ctx, job.backfill_id, &error.to_string()).await?;
+                members::end_backfill(&ctx.db, job.backfill_id, "failed", &error.to_string())
+                    .await?;
             }
             return Err(error);
         }
@@ -149,18 +144,6 @@ pub async fn run(job: BackfillWindow, ctx: Data<JobContext>) -> Result<(), JobEr
         written = stats.entries_written,
         "backfill window done"
     );
-    Ok(())
-}
-
-async fn fail(ctx: &JobContext, backfill_id: uuid::Uuid, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update backfills set state = 'failed', last_error = $2, finished_at = now(), updated_at = now() \
-         where id = $1 and state in ('queued', 'running')",
-    )
-    .bind(backfill_id)
-    .bind(error)
-    .execute(&ctx.db)
-    .await?;
     Ok(())
 }
 

@@ -176,14 +176,7 @@ async fn pull(ctx: &JobContext, account: &accounts::Account) -> Result<(usize, u
             .await?;
             // The backfill covered everything up to the opt-in.
             let from = watermark.unwrap_or(member.opted_in_at) - overlap;
-            let stats = match source {
-                Source::ZoomMeeting => {
-                    sync::meetings(ctx, &api, member, from, now, Mode::Touched).await?
-                }
-                Source::ZoomCall => {
-                    sync::calls(ctx, &api, member, from, now, Mode::Touched).await?
-                }
-            };
+            let stats = sync::window(ctx, &api, member, source, from, now, Mode::Touched).await?;
             written += stats.entries_written;
             // Entries up to `now` are committed: the watermark may move there, while the member
             // is still active (a teardown deletes watermarks; this must not bring them back).
