@@ -5,7 +5,7 @@ mod common;
 
 use std::{process::Stdio, time::Duration};
 
-use common::{admin_approves, eventually, install_link, sim_company, spawn_with_sim};
+use common::{eventually, install_company, sim_company, spawn_with_sim};
 use jobs::{
     store::tokens::{DbTokenSource, load},
     zoom::TokenSource,
@@ -36,9 +36,7 @@ async fn two_workers_refreshing_at_once_cause_exactly_one_refresh() {
         json!({"domain": "acme.test", "users": 3, "days": 1}),
     )
     .await;
-    let (_, url) = install_link(&app, "acme.test").await;
-    assert_eq!(admin_approves(&app, &url).await.1.status(), 200);
-    let account = active_account(&db).await;
+    let account = install_company(&app, "acme.test").await;
     let before: Value = app
         .http
         .get(format!("{}/_sim/counters", sim.base_url()))
@@ -299,9 +297,7 @@ async fn a_dead_grant_marks_the_account_needs_reauth() {
         json!({"domain": "acme.test", "users": 3, "days": 1}),
     )
     .await;
-    let (_, url) = install_link(&app, "acme.test").await;
-    assert_eq!(admin_approves(&app, &url).await.1.status(), 200);
-    let account = active_account(&db).await;
+    let account = install_company(&app, "acme.test").await;
 
     // The admin's grant dies at Zoom (no webhook), and our token is due for a refresh.
     let zoom_account = company["account_id"].as_str().expect("id");
