@@ -18,12 +18,11 @@ use serde_json::json;
 use crate::Sim;
 use crate::error::ZoomError;
 use crate::limits::{Category, LimitType, RateInfo, Verdict};
-use crate::model::{Company, Meeting};
+use crate::model::{CallLeg, Company, Meeting};
 use crate::oauth::AuthFailure;
 use crate::pagination::page_size;
 use crate::state::SimState;
 use crate::time::{day_start, fmt, parse_from, parse_to_exclusive, secs, trunc};
-use crate::types::CallRecord;
 use crate::wire::{AccountCall, ReportMeeting, ReportParticipant, UserDetail, UserListItem};
 
 const PARTICIPANTS_PREFIX: &str = "/v2/report/meetings/";
@@ -514,6 +513,43 @@ fn call_range(
     Ok((start, end, echo_from, echo_to))
 }
 
+/// One page of call-history legs, oldest first: one user's own (`owner`) or the whole
+/// account's, each shown by `item` in the `array` of the answer.
+fn call_history_page<T: serde::Serialize>(
+    st: &mut SimState,
+    ctx: &Ctx,
+    q: &ListQuery,
+    owner: Option<&str>,
+    query_key: &str,
+    array: &str,
+    item: impl Fn(&CallLeg) -> T,
+) -> Outcome {
+    let (start, end, echo_from, echo_to) = call_range(q.from.as_deref(), q.to.as_deref(), ctx.now)?;
+    let size = page_size(q.page_size.as_deref())?;
+    let mut legs: Vec<_> = st.companies[ctx.company]
+        .calls
+        .iter()
+        .filter(|leg| owner.is_none_or(|owner| leg.owner_id == owner))
+        .filter(|leg| start <= leg.start && leg.start < end && leg.end <= ctx.now)
+        .collect();
+    legs.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+    let items: Vec<T> = legs.into_iter().map(item).collect();
+    let query = format!("{query_key}|{start}|{end}");
+    let page = st.pages.page(
+        items,
+        size,
+        q.next_page_token.as_deref(),
+        &query,
+        ctx.now,
+        &mut st.rng,
+    )?;
+    Ok(page_json(
+        page,
+        array,
+        &[("from", echo_from), ("to", echo_to)],
+    ))
+}
+
 async fn user_call_history(
     State(sim): State<Sim>,
     Path(user_ref): Path<String>,
@@ -521,35 +557,21 @@ async fn user_call_history(
     Query(q): Query<ListQuery>,
 ) -> Response {
     call(&sim, Endpoint::UserCallHistory, &headers, move |st, ctx| {
-        let company = &st.companies[ctx.company];
-        let user = company
+        let user_id = st.companies[ctx.company]
             .resolve_user(&user_ref, &ctx.user_id)
-            .ok_or_else(|| ZoomError::user_not_found(&user_ref))?;
-        let (start, end, echo_from, echo_to) =
-            call_range(q.from.as_deref(), q.to.as_deref(), ctx.now)?;
-        let size = page_size(q.page_size.as_deref())?;
-        let mut legs: Vec<_> = company
-            .calls
-            .iter()
-            .filter(|leg| leg.owner_id == user.id)
-            .filter(|leg| start <= leg.start && leg.start < end && leg.end <= ctx.now)
-            .collect();
-        legs.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
-        let items: Vec<CallRecord> = legs.into_iter().map(|leg| leg.record()).collect();
-        let query = format!("user_calls|{}|{}|{start}|{end}", ctx.account, user.id);
-        let page = st.pages.page(
-            items,
-            size,
-            q.next_page_token.as_deref(),
-            &query,
-            ctx.now,
-            &mut st.rng,
-        )?;
-        Ok(page_json(
-            page,
+            .ok_or_else(|| ZoomError::user_not_found(&user_ref))?
+            .id
+            .clone();
+        let query_key = format!("user_calls|{}|{user_id}", ctx.account);
+        call_history_page(
+            st,
+            ctx,
+            &q,
+            Some(&user_id),
+            &query_key,
             "call_logs",
-            &[("from", echo_from), ("to", echo_to)],
-        ))
+            CallLeg::record,
+        )
     })
     .await
 }
@@ -564,31 +586,10 @@ async fn account_call_history(
         Endpoint::AccountCallHistory,
         &headers,
         move |st, ctx| {
-            let company = &st.companies[ctx.company];
-            let (start, end, echo_from, echo_to) =
-                call_range(q.from.as_deref(), q.to.as_deref(), ctx.now)?;
-            let size = page_size(q.page_size.as_deref())?;
-            let mut legs: Vec<_> = company
-                .calls
-                .iter()
-                .filter(|leg| start <= leg.start && leg.start < end && leg.end <= ctx.now)
-                .collect();
-            legs.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
-            let items: Vec<AccountCall> = legs.into_iter().map(AccountCall::from).collect();
-            let query = format!("account_calls|{}|{start}|{end}", ctx.account);
-            let page = st.pages.page(
-                items,
-                size,
-                q.next_page_token.as_deref(),
-                &query,
-                ctx.now,
-                &mut st.rng,
-            )?;
-            Ok(page_json(
-                page,
-                "call_history",
-                &[("from", echo_from), ("to", echo_to)],
-            ))
+            let query_key = format!("account_calls|{}", ctx.account);
+            call_history_page(st, ctx, &q, None, &query_key, "call_history", |leg| {
+                AccountCall::from(leg)
+            })
         },
     )
     .await
